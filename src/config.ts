@@ -1,0 +1,123 @@
+/** Every setting Malipo reads, in one zod schema over the environment, parsed once at boot. */
+import path from 'node:path';
+import { z } from 'zod';
+
+/** A secret that prints as `[redacted]` in logs, JSON and inspection. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const secret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((v) => (v === undefined ? def : v === 'true' || v === '1' || v === 'yes'));
+
+const EnvSchema = z.object({
+  PORT: port(3000),
+  HOST: z.string().default('127.0.0.1'),
+  MALIPO_MODE: z.enum(['development', 'production']).default('development'),
+  MALIPO_DATA_DIR: z.string().default('.data'),
+  MALIPO_PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  MALIPO_ENCRYPTION_KEY: secret,
+  MALIPO_CALLBACK_SECRET: secret,
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('malipo'),
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: secret,
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  DATABASE_URL: secret,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MALIPO_SANDBOX: bool(true),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  /** Absolute data directory. */
+  dataDir: string;
+  /** The base URL Daraja calls back. */
+  publicUrl: string;
+  isProduction: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses settings from an environment; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.MALIPO_MODE === 'production';
+  if (isProduction) {
+    if (!e.MALIPO_PUBLIC_URL) problems.push('MALIPO_PUBLIC_URL: required in production mode');
+    if (!e.MALIPO_ENCRYPTION_KEY) problems.push('MALIPO_ENCRYPTION_KEY: required in production mode');
+    if (!e.MALIPO_CALLBACK_SECRET) problems.push('MALIPO_CALLBACK_SECRET: required in production mode');
+  }
+  if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {
+    problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together');
+  }
+  if (
+    e.MALIPO_ENCRYPTION_KEY &&
+    !/^[0-9a-fA-F]{64}$|^[A-Za-z0-9+/]{43}=$/.test(e.MALIPO_ENCRYPTION_KEY.reveal())
+  ) {
+    problems.push('MALIPO_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or 44 base64 characters');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...e,
+    dataDir: path.resolve(e.MALIPO_DATA_DIR),
+    publicUrl: (e.MALIPO_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
+    isProduction,
+    // the sandbox is never mounted in production mode
+    MALIPO_SANDBOX: isProduction ? false : e.MALIPO_SANDBOX,
+  };
+}
+
+/** For entry points: parse or print every problem and exit non-zero. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`malipo: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
