@@ -28,23 +28,21 @@ export const REDACT_PATHS = [
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string, opts: { name?: string } = {}): Logger {
-  return pino({
-    level,
-    ...(opts.name ? { name: opts.name } : {}),
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    formatters: {
-      log(obj) {
-        return JSON.parse(maskPhonesInText(JSON.stringify(obj))) as Record<string, unknown>;
-      },
+/**
+ * Every line is masked as it is written, after serialisation, so no field and no message can
+ * carry a full phone number out, whatever shape the logged object has.
+ */
+export function createLogger(
+  level: string,
+  opts: { name?: string; write?: (line: string) => void } = {},
+): Logger {
+  const write = opts.write ?? ((line: string) => process.stdout.write(line));
+  return pino(
+    {
+      level,
+      ...(opts.name ? { name: opts.name } : {}),
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    hooks: {
-      logMethod(args, method) {
-        const masked = args.map((a) => (typeof a === 'string' ? maskPhonesInText(a) : a)) as Parameters<
-          typeof method
-        >;
-        method.apply(this, masked);
-      },
-    },
-  });
+    { write: (line: string) => write(maskPhonesInText(line)) },
+  );
 }

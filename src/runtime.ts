@@ -1,0 +1,164 @@
+/** Wires the processes: the API, the worker, and `malipo dev` (both plus a dev server and the sandbox). */
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, type LogLevel, Runtime, type Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Config } from './config';
+import { type DatabaseHandle, openDatabase } from './db';
+import { createApp } from './http/app';
+import { createLogger, type Logger } from './logger';
+import { connectClient, connectWorker } from './temporal/connection';
+import { type DevServer, startDevServer } from './temporal/dev-server';
+import { createWorker } from './temporal/worker';
+
+/** Things to stop, in reverse order of start. */
+class Stack {
+  #closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  add(name: string, close: () => Promise<unknown>): void {
+    this.#closers.push({ name, close });
+  }
+  async close(log: Logger): Promise<void> {
+    for (const { name, close } of this.#closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err, part: name }, 'error while stopping');
+      }
+    }
+    this.#closers = [];
+  }
+}
+
+export interface Running {
+  config: Config;
+  logger: Logger;
+  db: DatabaseHandle;
+  temporal: Client;
+  temporalAddress: string;
+  devServer?: DevServer;
+  worker?: Worker;
+  http?: Server;
+  url?: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  api: boolean;
+  worker: boolean;
+  /** Start a Temporal dev server when TEMPORAL_ADDRESS is unset. */
+  embeddedTemporal: boolean;
+  logger?: Logger;
+}
+
+let sdkRuntimeInstalled = false;
+/** The Temporal SDK logs through its own runtime; keep it at warn unless we log more. */
+function installSdkRuntime(level: Config['LOG_LEVEL']): void {
+  if (sdkRuntimeInstalled) return;
+  sdkRuntimeInstalled = true;
+  const sdkLevel: LogLevel =
+    level === 'debug' || level === 'trace' ? 'DEBUG' : level === 'silent' ? 'ERROR' : 'WARN';
+  try {
+    Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+  } catch {
+    // a runtime was installed earlier in this process (tests)
+  }
+}
+
+export async function start(config: Config, opts: StartOptions): Promise<Running> {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
+  installSdkRuntime(config.LOG_LEVEL);
+  const stack = new Stack();
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+
+    let temporalAddress = config.TEMPORAL_ADDRESS;
+    let devServer: DevServer | undefined;
+    if (!temporalAddress) {
+      if (!opts.embeddedTemporal) throw new Error('TEMPORAL_ADDRESS is required for this command');
+      devServer = await startDevServer({
+        dbFile: path.join(config.dataDir, 'temporal.db'),
+        port: config.TEMPORAL_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+        onOutput: (line) => logger.debug({ source: 'temporal' }, line),
+      });
+      stack.add('temporal dev server', () => devServer!.stop());
+      temporalAddress = devServer.address;
+    }
+
+    const db = await openDatabase({
+      url: config.DATABASE_URL?.reveal(),
+      dataDir: path.join(config.dataDir, 'db'),
+    });
+    stack.add('database', () => db.close());
+
+    const temporal = await connectClient(temporalAddress, config);
+    stack.add('temporal client', () => temporal.connection.close());
+
+    let worker: Worker | undefined;
+    if (opts.worker) {
+      const connection = await connectWorker(temporalAddress, config);
+      worker = await createWorker({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        activities: createActivities({ config, db: db.db, logger }),
+      });
+      const running = worker.run();
+      stack.add('worker', async () => {
+        if (worker!.getState() === 'RUNNING') worker!.shutdown();
+        await running;
+        await connection.close();
+      });
+      running.catch((err) => logger.fatal({ err }, 'worker stopped'));
+    }
+
+    let http: Server | undefined;
+    let url: string | undefined;
+    if (opts.api) {
+      const app = createApp({ config, db: db.db, temporal, logger });
+      http = await new Promise<Server>((resolve, reject) => {
+        const srv = app.listen(config.PORT, config.HOST, () => resolve(srv));
+        srv.once('error', reject);
+      });
+      const server = http;
+      stack.add('http', () => new Promise((r) => server.close(() => r(undefined))));
+      const addr = http.address();
+      url = `http://${config.HOST}:${typeof addr === 'object' && addr ? addr.port : config.PORT}`;
+    }
+
+    return {
+      config,
+      logger,
+      db,
+      temporal,
+      temporalAddress,
+      ...(devServer ? { devServer } : {}),
+      ...(worker ? { worker } : {}),
+      ...(http ? { http } : {}),
+      ...(url ? { url } : {}),
+      stop: () => stack.close(logger),
+    };
+  } catch (err) {
+    await stack.close(logger);
+    throw err;
+  }
+}
+
+/** Stops `running` on SIGINT/SIGTERM; a second signal exits at once. */
+export function stopOnSignals(running: Running): void {
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    running.logger.info({ signal: sig }, 'stopping');
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

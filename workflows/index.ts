@@ -1,0 +1,2 @@
+/** Every workflow the worker runs, re-exported from its own file. */
+export {};
