@@ -1,0 +1,82 @@
+/** `malipo dev` on a fresh data dir: everything starts, /readyz and the Temporal UI answer, Ctrl-C leaves nothing behind. */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { freePort } from '../../src/temporal/dev-server';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function processesMentioning(text: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', text], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes('pgrep'));
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+async function waitFor(url: string, timeoutMs: number): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return res;
+      last = res.status;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer 200 in ${timeoutMs} ms (last: ${String(last)})`);
+}
+
+describe('malipo dev', () => {
+  it('starts on embedded defaults, answers /readyz and the Temporal UI, and stops every child on SIGINT', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'malipo-dev-'));
+    const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(path.join(ROOT, 'bin', 'malipo'), ['dev'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        MALIPO_DATA_DIR: dataDir,
+        PORT: String(port),
+        TEMPORAL_PORT: String(temporalPort),
+        TEMPORAL_UI_PORT: String(uiPort),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b) => {
+      out += String(b);
+    });
+    child.stderr.on('data', (b) => {
+      out += String(b);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const ready = await waitFor(`http://127.0.0.1:${port}/readyz`, 90_000);
+      assert.deepEqual(await ready.json(), {
+        status: 'ready',
+        checks: { database: 'ok', temporal: 'ok' },
+      });
+      const ui = await waitFor(`http://127.0.0.1:${uiPort}/`, 10_000);
+      assert.match(await ui.text(), /<html/i);
+      assert.match(out, new RegExp(`Temporal UI +http://127.0.0.1:${uiPort}`));
+      assert.ok(fs.existsSync(path.join(dataDir, 'temporal.db')), 'the dev server persists to SQLite in the data dir');
+      assert.ok(processesMentioning(dataDir).length >= 1, 'the dev server runs as a child');
+    } finally {
+      child.kill('SIGINT');
+      const code = await exited;
+      assert.equal(code, 0, out);
+    }
+    // the dev server is started with --db-filename <dataDir>/temporal.db, so its command line names the dir
+    assert.deepEqual(processesMentioning(dataDir), []);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+});
