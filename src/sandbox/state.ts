@@ -1,0 +1,639 @@
+/**
+ * The simulator's state: apps, tokens, open prompts, fault knobs, timers, and the ground-truth ledger
+ * that tests and the benchmark read to prove final states and "one push per payment".
+ */
+import { checkoutRequestId, createRandom, IdFactory } from './ids';
+import {
+  type CallbackMode,
+  customerActionFor,
+  type PushMode,
+  resultDescription,
+  scenarioFor,
+} from './scenarios';
+
+/** A Daraja app as the simulator knows it: credentials and what they may do. */
+export interface SandboxApp {
+  consumerKey: string;
+  consumerSecret: string;
+  /** BusinessShortCode for STK (paybill number, or the store number for tills). */
+  shortcode: string;
+  passkey: string;
+  /** Till numbers under this store: valid PartyB for CustomerBuyGoodsOnline. */
+  tillNumbers?: string[];
+  /** B2C / status / balance shortcode (the 600xxx series in Safaricom's sandbox). */
+  b2cShortcode?: string;
+  initiatorName?: string;
+  initiatorPassword?: string;
+  name?: string;
+}
+
+/** Safaricom's public sandbox passkey for 174379 (daraja.md §7). */
+export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
+
+/** The default app: fixed, documented credentials so anyone can get a token from a standalone simulator. */
+export const DEFAULT_APP: SandboxApp = {
+  name: 'Malipo sandbox default app',
+  consumerKey: 'malipo_sandbox_consumer_key',
+  consumerSecret: 'malipo_sandbox_consumer_secret',
+  shortcode: '174379',
+  passkey: SANDBOX_PASSKEY,
+  tillNumbers: ['174380'],
+  b2cShortcode: '600000',
+  initiatorName: 'testapi',
+  initiatorPassword: 'Safaricom999!*!',
+};
+
+/** Probabilities (0..1) of each fault, drawn from the seeded random source per request. */
+export interface FaultRates {
+  /** Push answered HTTP 500 (500.003.1001), no prompt created. */
+  pushError: number;
+  /** Push accepted (prompt created) but the response delayed past the client's timeout. */
+  ambiguousPush: number;
+  dropCallback: number;
+  duplicateCallback: number;
+  lateCallback: number;
+  /** STK Query answered with a transient error (busy envelope or an Apigee spike-arrest fault). */
+  queryError: number;
+}
+
+export const NO_FAULTS: FaultRates = {
+  pushError: 0,
+  ambiguousPush: 0,
+  dropCallback: 0,
+  duplicateCallback: 0,
+  lateCallback: 0,
+  queryError: 0,
+};
+
+/** A scripted outcome set through the control API. */
+export interface OutcomeOverride {
+  resultCode: number | string;
+  callback?: CallbackMode | undefined;
+}
+
+export interface CallbackAttempt {
+  attempt: number;
+  /** ISO time the POST started. */
+  at: string;
+  ok: boolean;
+  httpStatus?: number | undefined;
+  error?: string | undefined;
+}
+
+/** One push in the ground-truth ledger. */
+export interface LedgerEntry {
+  checkoutRequestId: string;
+  merchantRequestId: string;
+  shortcode: string;
+  transactionType: string;
+  partyB: string;
+  phone: string;
+  amount: number;
+  accountReference: string;
+  transactionDesc: string;
+  callbackUrl: string;
+  pushedAt: string;
+  /** Where the outcome came from: `scenario`, `override`, `handset`, `control`, `timeout`. */
+  source: string;
+  callbackMode: CallbackMode;
+  /** The push response was held back past the client's timeout. */
+  responseDelayed: boolean;
+  status: 'open' | 'completed';
+  /** What the customer did: paid, cancelled, unreachable, insufficient_funds, wrong_pin, expired, ignored, no_answer… */
+  customerAction: string | null;
+  resultCode: number | string | null;
+  resultDesc: string | null;
+  actedAt: string | null;
+  receipt: string | null;
+  callbacks: CallbackAttempt[];
+  queries: number;
+}
+
+export interface RejectedPush {
+  at: string;
+  phone: string | null;
+  accountReference: string | null;
+  httpStatus: number;
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** An async (B2C, status, balance) request as recorded. */
+export interface AsyncLedgerEntry {
+  kind: 'b2c' | 'transaction_status' | 'account_balance';
+  originatorConversationId: string;
+  conversationId: string;
+  at: string;
+  request: Record<string, unknown>;
+  resultCode: number | string;
+  receipt: string | null;
+  callbacks: CallbackAttempt[];
+}
+
+export interface LedgerSnapshot {
+  pushes: LedgerEntry[];
+  pushesByPhone: Record<string, number>;
+  pushesByAccountReference: Record<string, number>;
+  rejectedPushes: RejectedPush[];
+  requests: Record<string, number>;
+  asyncRequests: AsyncLedgerEntry[];
+  c2bRegistrations: Array<{
+    at: string;
+    shortcode: string;
+    responseType: string;
+    confirmationUrl: string;
+    validationUrl: string;
+  }>;
+}
+
+export interface SandboxOptions {
+  /** Seed for the random source (ids, receipts, fault draws). Default: time-based. */
+  seed?: number;
+  /** How long a scripted customer takes to act; the callback is sent when they act. Default 1000 ms. */
+  callbackDelayMs?: number;
+  /** When a "late" callback is sent, after the customer acted. Default 180000 ms (3 minutes). */
+  lateCallbackDelayMs?: number;
+  /** Gap between the two POSTs of a duplicated callback. Default 250 ms. */
+  duplicateCallbackGapMs?: number;
+  /** How long a prompt to a non-scenario phone waits for the handset page; then 1037. Default 60000 ms. */
+  promptTimeoutMs?: number;
+  /** How long an "ambiguous" push response is held back. Default 35000 ms (past the client's 30 s). */
+  slowResponseMs?: number;
+  /** Token lifetime in seconds. Default 3599. */
+  tokenTtlSeconds?: number;
+  /** Send `expires_in` as a number rather than Daraja's usual string. Default false. */
+  expiresInAsNumber?: boolean;
+  /** Opt-in: reject Timestamps more than an hour from the simulator clock (Daraja seems not to check). */
+  strictTimestamp?: boolean;
+  /** Apps; default `[DEFAULT_APP]`. */
+  apps?: SandboxApp[];
+  /** Used to POST callbacks. Default global fetch. */
+  fetch?: typeof fetch;
+  now?: () => Date;
+  log?: (msg: string, extra?: object) => void;
+}
+
+interface Txn extends LedgerEntry {
+  app: SandboxApp;
+  expiryTimer?: NodeJS.Timeout | undefined;
+}
+
+interface TokenInfo {
+  app: SandboxApp;
+  expiresAt: number;
+}
+
+/** The simulator's in-process state and control surface. */
+export class SandboxState {
+  readonly options: Required<Omit<SandboxOptions, 'seed' | 'apps' | 'fetch' | 'now' | 'log'>>;
+  readonly apps: SandboxApp[];
+  readonly ids: IdFactory;
+  readonly random: () => number;
+  readonly now: () => Date;
+  readonly log: (msg: string, extra?: object) => void;
+  readonly #fetch: typeof fetch;
+  readonly #seed: number;
+
+  #tokens = new Map<string, TokenInfo>();
+  #txns = new Map<string, Txn>();
+  #openByPhone = new Map<string, string>();
+  #phoneOverrides = new Map<string, OutcomeOverride>();
+  #faults: FaultRates = { ...NO_FAULTS };
+  #rejected: RejectedPush[] = [];
+  #requests: Record<string, number> = {};
+  #async: AsyncLedgerEntry[] = [];
+  #c2b: LedgerSnapshot['c2bRegistrations'] = [];
+  #timers = new Set<NodeJS.Timeout>();
+  #inflight = new Set<AbortController>();
+  #closed = false;
+  /** Things to run on close (held-back responses). */
+  readonly onClose = new Set<() => void>();
+
+  constructor(opts: SandboxOptions = {}) {
+    this.options = {
+      callbackDelayMs: opts.callbackDelayMs ?? 1000,
+      lateCallbackDelayMs: opts.lateCallbackDelayMs ?? 180_000,
+      duplicateCallbackGapMs: opts.duplicateCallbackGapMs ?? 250,
+      promptTimeoutMs: opts.promptTimeoutMs ?? 60_000,
+      slowResponseMs: opts.slowResponseMs ?? 35_000,
+      tokenTtlSeconds: opts.tokenTtlSeconds ?? 3599,
+      expiresInAsNumber: opts.expiresInAsNumber ?? false,
+      strictTimestamp: opts.strictTimestamp ?? false,
+    };
+    this.apps = opts.apps && opts.apps.length > 0 ? opts.apps : [DEFAULT_APP];
+    this.#seed = opts.seed ?? Date.now() % 2 ** 31;
+    this.random = createRandom(this.#seed);
+    this.ids = new IdFactory(this.random);
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.log ?? (() => {});
+    this.#fetch = opts.fetch ?? globalThis.fetch;
+  }
+
+  // ----- timers ---------------------------------------------------------------------------
+
+  /** setTimeout that close() cancels; errors in `fn` are logged, never thrown. */
+  schedule(ms: number, fn: () => void | Promise<void>): NodeJS.Timeout {
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        if (this.#closed) return;
+        Promise.resolve()
+          .then(fn)
+          .catch((err: unknown) => this.log('sandbox timer failed', { error: String(err) }));
+      },
+      Math.max(0, ms),
+    );
+    this.#timers.add(t);
+    return t;
+  }
+
+  cancel(t: NodeJS.Timeout | undefined): void {
+    if (!t) return;
+    clearTimeout(t);
+    this.#timers.delete(t);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const ac of this.#inflight) ac.abort();
+    for (const fn of this.onClose) {
+      try {
+        fn();
+      } catch {
+        // closing must not throw
+      }
+    }
+    this.onClose.clear();
+  }
+
+  // ----- apps and tokens ------------------------------------------------------------------
+
+  findAppByCredentials(key: string, secret: string): SandboxApp | undefined {
+    return this.apps.find((a) => a.consumerKey === key && a.consumerSecret === secret);
+  }
+
+  issueToken(app: SandboxApp): { token: string; expiresIn: number } {
+    const token = this.ids.chars('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 28);
+    const ttl = this.options.tokenTtlSeconds;
+    this.#tokens.set(token, { app, expiresAt: this.now().getTime() + ttl * 1000 });
+    return { token, expiresIn: ttl };
+  }
+
+  appForToken(token: string): SandboxApp | undefined {
+    const t = this.#tokens.get(token);
+    if (!t) return undefined;
+    if (this.now().getTime() >= t.expiresAt) {
+      this.#tokens.delete(token);
+      return undefined;
+    }
+    return t.app;
+  }
+
+  /** Makes every issued token invalid (tests of refresh-and-retry). */
+  expireTokens(): void {
+    this.#tokens.clear();
+  }
+
+  countRequest(endpoint: string): void {
+    this.#requests[endpoint] = (this.#requests[endpoint] ?? 0) + 1;
+  }
+
+  // ----- faults and overrides ---------------------------------------------------------------
+
+  get faults(): FaultRates {
+    return { ...this.#faults };
+  }
+
+  setFaults(rates: Partial<FaultRates>): FaultRates {
+    for (const [k, v] of Object.entries(rates)) {
+      if (k in NO_FAULTS && typeof v === 'number' && v >= 0 && v <= 1)
+        this.#faults[k as keyof FaultRates] = v;
+    }
+    return this.faults;
+  }
+
+  /** Draws one fault decision from the seeded random source. */
+  roll(rate: number): boolean {
+    const r = this.random();
+    return rate > 0 && r < rate;
+  }
+
+  setPhoneOutcome(phone: string, outcome: OutcomeOverride): void {
+    this.#phoneOverrides.set(phone, outcome);
+  }
+
+  clearPhoneOutcome(phone: string): void {
+    this.#phoneOverrides.delete(phone);
+  }
+
+  reset(): void {
+    for (const txn of this.#txns.values()) this.cancel(txn.expiryTimer);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const ac of this.#inflight) ac.abort();
+    this.#txns.clear();
+    this.#openByPhone.clear();
+    this.#phoneOverrides.clear();
+    this.#faults = { ...NO_FAULTS };
+    this.#rejected = [];
+    this.#requests = {};
+    this.#async = [];
+    this.#c2b = [];
+  }
+
+  // ----- pushes ---------------------------------------------------------------------------
+
+  openPromptFor(phone: string): string | undefined {
+    return this.#openByPhone.get(phone);
+  }
+
+  recordRejectedPush(r: RejectedPush): void {
+    this.#rejected.push(r);
+  }
+
+  /** Decides how a push to `phone` will be answered (scenario, override, fault rates). */
+  planPush(phone: string): {
+    push: PushMode;
+    callback: CallbackMode;
+    outcome?: OutcomeOverride;
+    source: string;
+  } {
+    const override = this.#phoneOverrides.get(phone);
+    const scenario = scenarioFor(phone);
+    // Draw every fault die in a fixed order so a seed always gives the same run.
+    const f = this.#faults;
+    const rolls = {
+      pushError: this.roll(f.pushError),
+      ambiguous: this.roll(f.ambiguousPush),
+      drop: this.roll(f.dropCallback),
+      duplicate: this.roll(f.duplicateCallback),
+      late: this.roll(f.lateCallback),
+    };
+    let push: PushMode = scenario?.push ?? 'accept';
+    if (push === 'accept' && rolls.pushError) push = 'error500';
+    else if (push === 'accept' && rolls.ambiguous) push = 'slow';
+    let callback: CallbackMode = override?.callback ?? scenario?.callback ?? 'normal';
+    if (callback === 'normal') {
+      if (rolls.drop) callback = 'drop';
+      else if (rolls.duplicate) callback = 'duplicate';
+      else if (rolls.late) callback = 'late';
+    }
+    if (override) return { push, callback, outcome: override, source: 'override' };
+    if (scenario) return { push, callback, outcome: { resultCode: scenario.resultCode }, source: 'scenario' };
+    return { push, callback, source: 'handset' };
+  }
+
+  createPush(input: {
+    app: SandboxApp;
+    shortcode: string;
+    transactionType: string;
+    partyB: string;
+    phone: string;
+    amount: number;
+    accountReference: string;
+    transactionDesc: string;
+    callbackUrl: string;
+    callbackMode: CallbackMode;
+    responseDelayed: boolean;
+    source: string;
+  }): Txn {
+    const at = this.now();
+    let id = checkoutRequestId(at, input.phone);
+    for (let bump = 1; this.#txns.has(id); bump++)
+      id = checkoutRequestId(new Date(at.getTime() + bump), input.phone);
+    const txn: Txn = {
+      app: input.app,
+      checkoutRequestId: id,
+      merchantRequestId: this.ids.merchantRequestId(),
+      shortcode: input.shortcode,
+      transactionType: input.transactionType,
+      partyB: input.partyB,
+      phone: input.phone,
+      amount: input.amount,
+      accountReference: input.accountReference,
+      transactionDesc: input.transactionDesc,
+      callbackUrl: input.callbackUrl,
+      pushedAt: at.toISOString(),
+      source: input.source,
+      callbackMode: input.callbackMode,
+      responseDelayed: input.responseDelayed,
+      status: 'open',
+      customerAction: null,
+      resultCode: null,
+      resultDesc: null,
+      actedAt: null,
+      receipt: null,
+      callbacks: [],
+      queries: 0,
+    };
+    this.#txns.set(id, txn);
+    this.#openByPhone.set(input.phone, id);
+    return txn;
+  }
+
+  /** Schedules what the customer of `txn` will do. */
+  scheduleCustomer(txn: Txn, outcome: OutcomeOverride | undefined): void {
+    if (outcome) {
+      txn.expiryTimer = this.schedule(this.options.callbackDelayMs, () => {
+        this.complete(txn.checkoutRequestId, outcome.resultCode, undefined, txn.source);
+      });
+    } else {
+      // A phone nobody scripted: wait for the handset page or the control API, then time out.
+      txn.expiryTimer = this.schedule(this.options.promptTimeoutMs, () => {
+        this.complete(txn.checkoutRequestId, 1037, 'no_answer', 'timeout');
+      });
+    }
+  }
+
+  txn(checkoutRequestId: string): Txn | undefined {
+    return this.#txns.get(checkoutRequestId);
+  }
+
+  /**
+   * The customer acts (or the prompt times out): the result becomes final for STK Query at once,
+   * and the callback is sent as planned. Returns false if the prompt was not open.
+   */
+  complete(
+    checkoutRequestId: string,
+    resultCode: number | string,
+    action?: string,
+    source?: string,
+    callbackMode?: CallbackMode,
+  ): boolean {
+    const txn = this.#txns.get(checkoutRequestId);
+    if (txn?.status !== 'open') return false;
+    this.cancel(txn.expiryTimer);
+    txn.expiryTimer = undefined;
+    const at = this.now();
+    txn.status = 'completed';
+    txn.resultCode = resultCode;
+    txn.resultDesc = resultDescription(resultCode);
+    txn.customerAction = action ?? customerActionFor(resultCode);
+    txn.actedAt = at.toISOString();
+    if (source) txn.source = source;
+    if (callbackMode) txn.callbackMode = callbackMode;
+    if (String(resultCode) === '0') txn.receipt = this.ids.receipt(at);
+    if (this.#openByPhone.get(txn.phone) === txn.checkoutRequestId) this.#openByPhone.delete(txn.phone);
+    this.log('sandbox: customer acted', {
+      checkoutRequestId,
+      resultCode,
+      action: txn.customerAction,
+      callback: txn.callbackMode,
+    });
+    switch (txn.callbackMode) {
+      case 'drop':
+        break;
+      case 'normal':
+        this.schedule(0, () => this.sendStkCallback(txn));
+        break;
+      case 'duplicate':
+        this.schedule(0, () => this.sendStkCallback(txn));
+        this.schedule(this.options.duplicateCallbackGapMs, () => this.sendStkCallback(txn));
+        break;
+      case 'late':
+        this.schedule(this.options.lateCallbackDelayMs, () => this.sendStkCallback(txn));
+        break;
+    }
+    return true;
+  }
+
+  stkCallbackBody(txn: LedgerEntry): object {
+    const code =
+      typeof txn.resultCode === 'string' && /^\d+$/.test(txn.resultCode)
+        ? Number(txn.resultCode)
+        : txn.resultCode;
+    const base = {
+      MerchantRequestID: txn.merchantRequestId,
+      CheckoutRequestID: txn.checkoutRequestId,
+      ResultCode: code,
+      ResultDesc: txn.resultDesc,
+    };
+    if (String(txn.resultCode) !== '0') return { Body: { stkCallback: base } };
+    const acted = txn.actedAt ? new Date(txn.actedAt) : this.now();
+    const e = new Date(acted.getTime() + 3 * 3600_000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    const date = Number(
+      `${e.getUTCFullYear()}${p(e.getUTCMonth() + 1)}${p(e.getUTCDate())}${p(e.getUTCHours())}${p(e.getUTCMinutes())}${p(e.getUTCSeconds())}`,
+    );
+    return {
+      Body: {
+        stkCallback: {
+          ...base,
+          CallbackMetadata: {
+            // Numbers as numbers, Balance without Value: as real captures (daraja.md §5.1).
+            Item: [
+              { Name: 'Amount', Value: txn.amount },
+              { Name: 'MpesaReceiptNumber', Value: txn.receipt },
+              { Name: 'Balance' },
+              { Name: 'TransactionDate', Value: date },
+              { Name: 'PhoneNumber', Value: Number(txn.phone) },
+            ],
+          },
+        },
+      },
+    };
+  }
+
+  /** POSTs a body to a receiver; failures are logged and recorded, never thrown. */
+  async post(url: string, body: object, record: CallbackAttempt[]): Promise<void> {
+    const attempt: CallbackAttempt = { attempt: record.length + 1, at: this.now().toISOString(), ok: false };
+    record.push(attempt);
+    const ac = new AbortController();
+    this.#inflight.add(ac);
+    const timer = setTimeout(() => ac.abort(), 10_000);
+    try {
+      const res = await this.#fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'User-Agent': 'Malipo-Daraja-Simulator' },
+        body: JSON.stringify(body),
+        signal: ac.signal,
+      });
+      attempt.httpStatus = res.status;
+      attempt.ok = res.status >= 200 && res.status < 300;
+      await res.text().catch(() => '');
+    } catch (err) {
+      attempt.error =
+        err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ''}` : String(err);
+      this.log('sandbox: callback delivery failed', { url, error: attempt.error });
+    } finally {
+      clearTimeout(timer);
+      this.#inflight.delete(ac);
+    }
+  }
+
+  sendStkCallback(txn: LedgerEntry): Promise<void> {
+    return this.post(txn.callbackUrl, this.stkCallbackBody(txn), txn.callbacks);
+  }
+
+  recordAsync(entry: AsyncLedgerEntry): void {
+    this.#async.push(entry);
+  }
+
+  findAsync(originatorConversationId: string): AsyncLedgerEntry | undefined {
+    return this.#async.find((a) => a.originatorConversationId === originatorConversationId);
+  }
+
+  findByReceipt(receipt: string): LedgerEntry | undefined {
+    for (const t of this.#txns.values()) if (t.receipt === receipt) return t;
+    return undefined;
+  }
+
+  recordC2bRegistration(r: LedgerSnapshot['c2bRegistrations'][number]): void {
+    this.#c2b.push(r);
+  }
+
+  // ----- reading ------------------------------------------------------------------------------
+
+  /** Prompts still open on a phone, oldest first. */
+  openPrompts(phone: string): LedgerEntry[] {
+    return [...this.#txns.values()].filter((t) => t.phone === phone && t.status === 'open').map(strip);
+  }
+
+  /** Most recent pushes to a phone, newest first. */
+  recentPushes(phone: string, limit = 10): LedgerEntry[] {
+    return [...this.#txns.values()]
+      .filter((t) => t.phone === phone)
+      .reverse()
+      .slice(0, limit)
+      .map(strip);
+  }
+
+  entry(checkoutRequestId: string): LedgerEntry | undefined {
+    const t = this.#txns.get(checkoutRequestId);
+    return t ? strip(t) : undefined;
+  }
+
+  ledger(): LedgerSnapshot {
+    const pushes = [...this.#txns.values()].map(strip);
+    const pushesByPhone: Record<string, number> = {};
+    const pushesByAccountReference: Record<string, number> = {};
+    for (const p of pushes) {
+      pushesByPhone[p.phone] = (pushesByPhone[p.phone] ?? 0) + 1;
+      pushesByAccountReference[p.accountReference] = (pushesByAccountReference[p.accountReference] ?? 0) + 1;
+    }
+    return {
+      pushes,
+      pushesByPhone,
+      pushesByAccountReference,
+      rejectedPushes: this.#rejected.map((r) => ({ ...r })),
+      requests: { ...this.#requests },
+      asyncRequests: this.#async.map((a) => ({ ...a, callbacks: a.callbacks.map((c) => ({ ...c })) })),
+      c2bRegistrations: this.#c2b.map((c) => ({ ...c })),
+    };
+  }
+
+  get seed(): number {
+    return this.#seed;
+  }
+}
+
+function strip(t: Txn | LedgerEntry): LedgerEntry {
+  const { app: _app, expiryTimer: _timer, ...rest } = t as Txn;
+  return { ...rest, callbacks: rest.callbacks.map((c) => ({ ...c })) };
+}
