@@ -1,0 +1,123 @@
+/**
+ * Development mode only: the first `malipo dev` creates a demo merchant, a `simulator` channel and an
+ * all-scopes test key, and writes them to `$MALIPO_DATA_DIR/dev-credentials.json` (mode 0600) so that later
+ * runs reuse the same key (it is stored in clear there, which is why production mode never does this).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config';
+import type { Db } from '../db';
+import { createChannel, updateChannel } from '../platform/channels';
+import { createApiKey, findActiveKey } from '../platform/keys';
+import { createMerchant, findMerchant } from '../platform/merchants';
+import type { SecretBox } from '../platform/secret-box';
+import { DEFAULT_APP } from '../sandbox';
+
+export const DEV_CREDENTIALS_FILE = 'dev-credentials.json';
+const ACTOR = { actor: 'dev-bootstrap' };
+
+export interface DevCredentials {
+  merchantId: string;
+  channelId: string;
+  keyId: string;
+  apiKey: string;
+  webhookSecret: string;
+  /** A ready-to-paste request. */
+  curl: string;
+}
+
+/** The simulator's default app: Daraja's public sandbox shortcode and passkey, and documented test keys. */
+const SIM = DEFAULT_APP;
+
+export function simulatorBaseUrl(publicUrl: string): string {
+  return `${publicUrl}/sandbox/daraja`;
+}
+
+export function curlFor(publicUrl: string, apiKey: string): string {
+  return `curl -s ${publicUrl}/v1/channels -H "Authorization: Bearer ${apiKey}"`;
+}
+
+function readFile(file: string): DevCredentials | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as DevCredentials;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Idempotent: reuses what the file names while its key still works; production mode returns undefined. */
+export async function ensureDevCredentials(deps: {
+  config: Pick<Config, 'isProduction' | 'dataDir' | 'publicUrl'>;
+  db: Db;
+  secretBox: SecretBox;
+}): Promise<DevCredentials | undefined> {
+  const { config, db, secretBox } = deps;
+  if (config.isProduction) return undefined;
+  const file = path.join(config.dataDir, DEV_CREDENTIALS_FILE);
+  const baseUrl = simulatorBaseUrl(config.publicUrl);
+  const saved = readFile(file);
+
+  let merchantId = saved?.merchantId;
+  if (!merchantId || !(await findMerchant(db, merchantId))) {
+    merchantId = (await createMerchant(db, { name: 'Demo merchant' }, ACTOR)).id;
+  }
+
+  let channelId = saved?.channelId;
+  const channel = channelId
+    ? await db
+        .selectFrom('channels')
+        .select(['id', 'base_url'])
+        .where('id', '=', channelId)
+        .where('merchant_id', '=', merchantId)
+        .executeTakeFirst()
+    : undefined;
+  if (!channel) {
+    channelId = (
+      await createChannel(
+        db,
+        secretBox,
+        merchantId,
+        {
+          name: 'Simulator',
+          type: 'paybill',
+          shortcode: SIM.shortcode,
+          environment: 'simulator',
+          baseUrl,
+          isDefault: true,
+          passkey: SIM.passkey,
+          consumerKey: SIM.consumerKey,
+          consumerSecret: SIM.consumerSecret,
+          initiatorName: SIM.initiatorName ?? null,
+          initiatorPassword: SIM.initiatorPassword ?? null,
+        },
+        ACTOR,
+      )
+    ).id;
+  } else if (channel.base_url !== baseUrl) {
+    // the port or public URL changed since the last run
+    await updateChannel(db, secretBox, merchantId, channel.id, { baseUrl }, ACTOR);
+  }
+
+  let key = saved?.apiKey && saved.merchantId === merchantId ? saved : undefined;
+  if (key && !(await findActiveKey(db, key.apiKey))) key = undefined;
+  const issued = key
+    ? { id: key.keyId, key: key.apiKey, webhookSecret: key.webhookSecret }
+    : await createApiKey(
+        db,
+        secretBox,
+        { merchantId, environment: 'test', scopes: ['*'], label: 'dev: all scopes' },
+        ACTOR,
+      );
+
+  const creds: DevCredentials = {
+    merchantId,
+    channelId: channelId!,
+    keyId: issued.id,
+    apiKey: issued.key,
+    webhookSecret: issued.webhookSecret,
+    curl: curlFor(config.publicUrl, issued.key),
+  };
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+  return creds;
+}

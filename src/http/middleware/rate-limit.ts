@@ -1,0 +1,99 @@
+/**
+ * Per-key rate limits over fixed one-minute windows: `creation` routes (payment and payout creation)
+ * and `standard` routes count separately. The in-memory store serves one process; the PostgreSQL store
+ * is shared by every API process on one DATABASE_URL, incremented with one atomic upsert per request.
+ * Answers carry `RateLimit-Limit/Remaining/Reset`; a refusal is 429 RATE_LIMIT_EXCEEDED with `Retry-After`.
+ */
+import type { RequestHandler } from 'express';
+import { sql } from 'kysely';
+import type { Db } from '../../db';
+import { MalipoError } from '../../domain/errors';
+
+export type RateLimitClass = 'creation' | 'standard';
+
+export interface RateLimitStore {
+  /** Counts one request in `bucket`'s window starting at `windowStart`; returns the count including it. */
+  hit(bucket: string, windowStart: number, windowMs: number): Promise<number>;
+}
+
+export class MemoryRateLimitStore implements RateLimitStore {
+  readonly #counts = new Map<string, { windowStart: number; count: number }>();
+
+  async hit(bucket: string, windowStart: number): Promise<number> {
+    const entry = this.#counts.get(bucket);
+    if (!entry || entry.windowStart !== windowStart) {
+      // the map holds one entry per active key and bucket; old windows are overwritten
+      if (this.#counts.size > 50_000) this.#sweep(windowStart);
+      this.#counts.set(bucket, { windowStart, count: 1 });
+      return 1;
+    }
+    entry.count += 1;
+    return entry.count;
+  }
+
+  #sweep(current: number): void {
+    for (const [k, v] of this.#counts) if (v.windowStart < current) this.#counts.delete(k);
+  }
+}
+
+/**
+ * Shared counters in `rate_limit_windows`. `insert … on conflict do update … returning` is one
+ * statement, so concurrent requests from several processes each see a distinct count.
+ */
+export class PostgresRateLimitStore implements RateLimitStore {
+  #lastSweep = 0;
+  constructor(
+    private readonly db: Db,
+    private readonly sweepEveryMs = 60_000,
+  ) {}
+
+  async hit(bucket: string, windowStart: number, windowMs: number): Promise<number> {
+    const expiresAt = windowStart + windowMs;
+    const r = await sql<{ count: number }>`
+      insert into rate_limit_windows (bucket, window_start, count, expires_at)
+      values (${bucket}, ${windowStart}, 1, ${expiresAt})
+      on conflict (bucket, window_start)
+      do update set count = rate_limit_windows.count + 1
+      returning count`.execute(this.db);
+    if (windowStart - this.#lastSweep >= this.sweepEveryMs) {
+      this.#lastSweep = windowStart;
+      await sql`delete from rate_limit_windows where expires_at < ${windowStart}`.execute(this.db);
+    }
+    return Number(r.rows[0]?.count ?? 1);
+  }
+}
+
+export interface RateLimitOptions {
+  store: RateLimitStore;
+  limits: Record<RateLimitClass, number>;
+  windowMs?: number;
+  now?: () => number;
+}
+
+/** Limits the authenticated key (res.locals.auth); mount after authentication. */
+export function rateLimit(cls: RateLimitClass, opts: RateLimitOptions): RequestHandler {
+  const windowMs = opts.windowMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const limit = opts.limits[cls];
+  return async (_req, res, next) => {
+    const keyId = (res.locals.auth as { keyId?: string } | undefined)?.keyId;
+    if (!keyId) {
+      next();
+      return;
+    }
+    const t = now();
+    const windowStart = Math.floor(t / windowMs) * windowMs;
+    const count = await opts.store.hit(`${keyId}:${cls}`, windowStart, windowMs);
+    const resetSeconds = Math.max(1, Math.ceil((windowStart + windowMs - t) / 1000));
+    res.setHeader('RateLimit-Limit', String(limit));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, limit - count)));
+    res.setHeader('RateLimit-Reset', String(resetSeconds));
+    if (count > limit) {
+      throw new MalipoError('RATE_LIMIT_EXCEEDED', `Too many requests: ${limit} per minute for this key`, {
+        headers: { 'Retry-After': String(resetSeconds) },
+        retryable: true,
+      });
+    }
+    next();
+  };
+}
