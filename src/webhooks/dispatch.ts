@@ -1,0 +1,59 @@
+/**
+ * Starting delivery workflows. One `deliverWebhook` execution per delivery row, with the row's
+ * deterministic workflow id (`whk:<eventId>:<target>[:r<n>]`), so starting twice is harmless:
+ * a running one is reused, a finished one is never started again.
+ */
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { DeliveryRef, Owner, WebhookRepository } from './repository';
+
+/** Starts the workflow of one delivery (a fake in tests). */
+export interface DeliveryStarter {
+  start(ref: DeliveryRef): Promise<void>;
+}
+
+/** The workflow type name, as exported from workflows/index.ts. */
+export const DELIVER_WEBHOOK_WORKFLOW = 'deliverWebhook';
+
+export function temporalDeliveryStarter(client: Client, taskQueue: string): DeliveryStarter {
+  return {
+    async start(ref) {
+      try {
+        await client.workflow.start(DELIVER_WEBHOOK_WORKFLOW, {
+          taskQueue,
+          workflowId: ref.workflowId,
+          args: [{ deliveryId: ref.deliveryId, eventId: ref.eventId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+      } catch (err) {
+        // the delivery already ran to its end: nothing to start again
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw err;
+      }
+    },
+  };
+}
+
+/** The automatic deliveries of a new event (what dispatchWebhooks does, for callers outside activities). */
+export async function dispatchEvent(
+  repo: WebhookRepository,
+  starter: DeliveryStarter,
+  eventId: string,
+): Promise<DeliveryRef[]> {
+  const refs = await repo.planDeliveries(eventId);
+  for (const ref of refs) await starter.start(ref);
+  return refs;
+}
+
+/** `POST /v1/events/:id/redeliver`: new deliveries of the same event id, to all targets or one endpoint. */
+export async function redeliverEvent(
+  repo: WebhookRepository,
+  starter: DeliveryStarter,
+  owner: Owner,
+  eventId: string,
+  opts: { endpointId?: string } = {},
+): Promise<DeliveryRef[]> {
+  const refs = await repo.createRedelivery(owner, eventId, opts);
+  for (const ref of refs) await starter.start(ref);
+  return refs;
+}

@@ -1,0 +1,231 @@
+/**
+ * The delivery workflow on the time-skipping server with stub activities: the whole three-day
+ * schedule in seconds of wall time, jitter bounds, 410 Gone, Retry-After, skipped targets, the
+ * state query, and replay of a jittered history.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { activityInfo } from '@temporalio/activity';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type {
+  AttemptDeliveryInput,
+  AttemptOutcome,
+  DisableEndpointInput,
+  MarkDeliveryFinishedInput,
+  NoteNextAttemptInput,
+  WebhookDeliveryActivities,
+} from '../../activities/webhook-types';
+import { nominalAttemptOffsets, WEBHOOK_RETRY_DELAYS_MS } from '../../src/domain/webhook-schedule';
+import { bundleWorkflows } from '../../src/temporal/worker';
+import { deliverWebhook, webhookDeliveryState } from '../../workflows/webhook-delivery';
+import { timeSkipping } from '../helpers/temporal';
+
+const WORKFLOW = path.join(__dirname, '..', '..', 'workflows', 'webhook-delivery.ts');
+
+/** Stub activities that answer from `respond` and record what the workflow asked, in server time. */
+function stubs(respond: (attempt: number) => AttemptOutcome) {
+  const calls = {
+    attempts: [] as Array<{ attempt: number; atMs: number }>,
+    finished: [] as MarkDeliveryFinishedInput[],
+    disabled: [] as DisableEndpointInput[],
+    notes: [] as NoteNextAttemptInput[],
+  };
+  const activities: WebhookDeliveryActivities = {
+    async attemptDelivery({ attempt }: AttemptDeliveryInput) {
+      calls.attempts.push({ attempt, atMs: activityInfo().currentAttemptScheduledTimestampMs });
+      return respond(attempt);
+    },
+    async noteNextAttempt(input) {
+      calls.notes.push(input);
+    },
+    async markDeliveryFinished(input) {
+      calls.finished.push(input);
+    },
+    async disableEndpoint(input) {
+      calls.disabled.push(input);
+      return { disabled: true };
+    },
+  };
+  return { activities, calls };
+}
+
+const fail500: AttemptOutcome = { outcome: 'failed', statusCode: 500, latencyMs: 12 };
+const status = (
+  outcome: 'succeeded' | 'failed' | 'gone',
+  statusCode: number,
+  extra = {},
+): AttemptOutcome => ({
+  outcome,
+  statusCode,
+  latencyMs: 5,
+  ...extra,
+});
+
+let bundle: { code: string };
+let env: TestWorkflowEnvironment;
+let queueNo = 0;
+
+before(async () => {
+  [bundle, env] = await Promise.all([bundleWorkflows(WORKFLOW), timeSkipping()]);
+});
+after(async () => {
+  await env?.teardown();
+});
+
+async function run(respond: (attempt: number) => AttemptOutcome, id: string) {
+  const { activities, calls } = stubs(respond);
+  const taskQueue = `whk-test-${++queueNo}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+  });
+  const started = Date.now();
+  const state = await worker.runUntil(
+    env.client.workflow.execute(deliverWebhook, {
+      taskQueue,
+      workflowId: id,
+      args: [{ deliveryId: `dlv_${id}`, eventId: 'evt_test' }],
+    }),
+  );
+  return { state, calls, wallMs: Date.now() - started };
+}
+
+describe('deliverWebhook', () => {
+  it('runs the whole three-day schedule against a receiver that always fails, in seconds', async () => {
+    const { state, calls, wallMs } = await run(() => fail500, 'whk:evt_always500:we_1');
+    assert.ok(wallMs < 60_000, `took ${wallMs} ms of wall time`);
+    assert.equal(state.status, 'failed');
+    assert.equal(state.attempts, 10);
+    assert.equal(state.lastStatusCode, 500);
+    assert.match(state.reason ?? '', /after 10 attempts/);
+    assert.deepEqual(
+      calls.attempts.map((a) => a.attempt),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    assert.deepEqual(calls.finished, [
+      {
+        deliveryId: 'dlv_whk:evt_always500:we_1',
+        status: 'failed',
+        reason: 'no 2xx answer after 10 attempts',
+      },
+    ]);
+    assert.equal(calls.notes.length, 9);
+    assert.equal(calls.disabled.length, 0);
+
+    // each gap between attempts is its schedule step ±10 % (plus a little real time for workflow tasks)
+    const t0 = calls.attempts[0]!.atMs;
+    const nominal = nominalAttemptOffsets();
+    let jitterSeen = false;
+    for (let i = 1; i < calls.attempts.length; i++) {
+      const gap = calls.attempts[i]!.atMs - calls.attempts[i - 1]!.atMs;
+      const base = WEBHOOK_RETRY_DELAYS_MS[i - 1]!;
+      assert.ok(gap >= base * 0.9 - 5 && gap <= base * 1.1 + 2_000, `gap ${i}: ${gap} ms vs ${base} ms`);
+      const chosen = state.log[i - 1]!.nextDelayMs!;
+      assert.ok(chosen >= base * 0.9 && chosen <= base * 1.1, `delay ${i}: ${chosen} ms vs ${base} ms`);
+      assert.equal(state.log[i - 1]!.delayReason, 'schedule');
+      if (Math.abs(chosen - base) > 1) jitterSeen = true;
+      // and the attempt lands near its nominal offset, within the accumulated ±10 %
+      const offset = calls.attempts[i]!.atMs - t0;
+      assert.ok(
+        Math.abs(offset - nominal[i]!) <= nominal[i]! * 0.1 + 2_000 * i,
+        `attempt ${i + 1} at ${offset} ms`,
+      );
+    }
+    assert.ok(jitterSeen, 'the waits are jittered');
+    const span = calls.attempts[9]!.atMs - t0;
+    assert.ok(span > 68 * 3600_000 && span < 84 * 3600_000, `span ${span / 3600_000} h`);
+
+    // the timers in history are the chosen delays
+    const history = await env.client.workflow.getHandle('whk:evt_always500:we_1').fetchHistory();
+    const timers = (history.events ?? [])
+      .filter((e) => e.timerStartedEventAttributes)
+      .map((e) => {
+        const t = e.timerStartedEventAttributes!.startToFireTimeout!;
+        return Number(t.seconds) * 1000 + Math.round((t.nanos ?? 0) / 1e6);
+      });
+    assert.deepEqual(
+      timers,
+      state.log.slice(0, 9).map((l) => l.nextDelayMs),
+    );
+    // jitter comes from the seeded Math.random, so the history replays
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history, 'whk:evt_always500:we_1');
+  });
+
+  it('stops at once on 410 Gone and asks for the endpoint to be disabled', async () => {
+    const { state, calls } = await run((n) => (n < 3 ? fail500 : status('gone', 410)), 'whk:evt_gone:we_1');
+    assert.equal(state.status, 'failed');
+    assert.equal(state.attempts, 3);
+    assert.equal(calls.attempts.length, 3);
+    assert.equal(calls.disabled.length, 1);
+    assert.match(calls.disabled[0]!.reason, /410 Gone/);
+    assert.deepEqual(calls.finished, [
+      { deliveryId: 'dlv_whk:evt_gone:we_1', status: 'failed', reason: 'the receiver answered 410 Gone' },
+    ]);
+  });
+
+  it('honours Retry-After within the schedule', async () => {
+    const { state, calls } = await run((n) => {
+      if (n === 1) return status('failed', 429, { retryAfterSeconds: 120 });
+      if (n === 2) return status('failed', 503, { retryAfterSeconds: 86_400 });
+      return status('succeeded', 204);
+    }, 'whk:evt_retry_after:we_1');
+    assert.equal(state.status, 'succeeded');
+    assert.equal(state.attempts, 3);
+    assert.deepEqual(calls.finished, [{ deliveryId: 'dlv_whk:evt_retry_after:we_1', status: 'succeeded' }]);
+    const [a1, a2, a3] = calls.attempts.map((a) => a.atMs) as [number, number, number];
+    // 120 s asked, more than the 5 s step: honoured
+    assert.equal(state.log[0]!.nextDelayMs, 120_000);
+    assert.equal(state.log[0]!.delayReason, 'retry-after');
+    assert.ok(a2 - a1 >= 120_000 && a2 - a1 < 122_000, `${a2 - a1}`);
+    // a day asked after the 5 min step: cut to the next-but-one slot (5 min + 30 min)
+    assert.equal(state.log[1]!.nextDelayMs, 35 * 60_000);
+    assert.ok(a3 - a2 >= 35 * 60_000 && a3 - a2 < 35 * 60_000 + 2_000, `${a3 - a2}`);
+  });
+
+  it('stops without retrying when the target is gone, and succeeds on the first 2xx', async () => {
+    const skipped = await run(
+      () => ({ outcome: 'skipped', reason: 'the endpoint was deleted' }),
+      'whk:evt_skip:we_1',
+    );
+    assert.equal(skipped.state.status, 'failed');
+    assert.equal(skipped.calls.attempts.length, 1);
+    assert.equal(skipped.calls.finished[0]!.reason, 'the endpoint was deleted');
+
+    const ok = await run((n) => (n < 4 ? fail500 : status('succeeded', 200)), 'whk:evt_fourth:we_1');
+    assert.equal(ok.state.status, 'succeeded');
+    assert.equal(ok.calls.attempts.length, 4);
+  });
+
+  it('exposes its state through a query while it waits', async () => {
+    const { activities } = stubs((n) => (n === 1 ? fail500 : status('succeeded', 200)));
+    const taskQueue = `whk-test-${++queueNo}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities,
+    });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(deliverWebhook, {
+        taskQueue,
+        workflowId: 'whk:evt_query:we_1',
+        args: [{ deliveryId: 'dlv_query', eventId: 'evt_query' }],
+      });
+      let s = await handle.query(webhookDeliveryState);
+      for (let i = 0; i < 100 && s.nextAttemptAt === null; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        s = await handle.query(webhookDeliveryState);
+      }
+      assert.equal(s.status, 'pending');
+      assert.equal(s.attempts, 1);
+      assert.equal(s.lastStatusCode, 500);
+      assert.ok(s.nextAttemptAt, 'the next attempt time is known');
+      assert.equal((await handle.result()).status, 'succeeded');
+      assert.equal((await handle.query(webhookDeliveryState)).status, 'succeeded');
+    });
+  });
+});
