@@ -1,16 +1,46 @@
 /** Activities are built by createActivities(deps): production passes real clients, tests pass fakes. */
+import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config';
+import { TokenCache } from '../src/daraja';
 import type { Db } from '../src/db';
 import type { Logger } from '../src/logger';
+import type { SecretBox } from '../src/platform/secret-box';
+import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
+import { WebhookRepository } from '../src/webhooks/repository';
+import { createStkActivities } from './stk';
+import { createWebhookActivities } from './webhooks';
 
 export interface ActivityDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  secretBox: SecretBox;
+  callbackSecret: string;
+  /** Starts webhook delivery workflows for new events. */
+  temporal: Client;
+  /** Injected for tests; one cache per process otherwise. */
+  tokenCache?: TokenCache;
 }
 
-export function createActivities(_deps: ActivityDeps) {
-  return {};
+export function createActivities(deps: ActivityDeps) {
+  const mode = deps.config.isProduction ? 'production' : 'development';
+  const starter = temporalDeliveryStarter(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
+  const webhookRepo = new WebhookRepository(deps.db, deps.secretBox, { mode });
+  return {
+    ...createStkActivities({
+      db: deps.db,
+      box: deps.secretBox,
+      logger: deps.logger,
+      publicUrl: deps.config.publicUrl,
+      callbackSecret: deps.callbackSecret,
+      tokenCache: deps.tokenCache ?? new TokenCache(),
+      // a payment's status never waits on its webhooks: this only plans rows and starts workflows
+      onEvent: async (eventId) => {
+        await dispatchEvent(webhookRepo, starter, eventId);
+      },
+    }),
+    ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

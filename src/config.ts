@@ -55,6 +55,20 @@ const EnvSchema = z.object({
   DATABASE_URL: secret,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MALIPO_SANDBOX: bool(true),
+  /** Requests per minute per API key on payment and payout creation routes. */
+  MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  /** Requests per minute per API key on every other authenticated route. */
+  MALIPO_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */
+  /** How long POST /v1/payments/stk-push waits for Daraja's acceptance before answering `pending`. */
+  MALIPO_INITIATION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(8000),
+  /** Seconds after acceptance before a silent STK payment times out. */
+  MALIPO_STK_DEADLINE_SECONDS: z.coerce.number().int().min(30).max(3600).default(180),
+  /** Seconds a payment that did not succeed keeps listening for a late callback. */
+  MALIPO_STK_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(1800),
+  /** Confirm success callbacks by an STK query before believing them. */
+  MALIPO_STK_CONFIRM_SUCCESS: bool(true),
+  MALIPO_RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'postgres']).default('auto'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -87,7 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction) {
     if (!e.MALIPO_PUBLIC_URL) problems.push('MALIPO_PUBLIC_URL: required in production mode');
     if (!e.MALIPO_ENCRYPTION_KEY) problems.push('MALIPO_ENCRYPTION_KEY: required in production mode');
-    if (!e.MALIPO_CALLBACK_SECRET) problems.push('MALIPO_CALLBACK_SECRET: required in production mode');
   }
   if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {
     problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together');

@@ -5,10 +5,13 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { type DevCredentials, ensureDevCredentials } from './admin/dev-bootstrap';
 import type { Config } from './config';
 import { type DatabaseHandle, openDatabase } from './db';
-import { createApp } from './http/app';
+import { callbackSecretOf, createApp } from './http/app';
+import { createSandbox } from './sandbox';
 import { createLogger, type Logger } from './logger';
+import { secretBoxFor } from './platform/encryption-key';
 import { connectClient, connectWorker } from './temporal/connection';
 import { type DevServer, startDevServer } from './temporal/dev-server';
 import { createWorker } from './temporal/worker';
@@ -41,6 +44,8 @@ export interface Running {
   worker?: Worker;
   http?: Server;
   url?: string;
+  /** Development mode with `devBootstrap`: the demo merchant's key, for the banner. */
+  devCredentials?: DevCredentials;
   stop(): Promise<void>;
 }
 
@@ -49,6 +54,8 @@ export interface StartOptions {
   worker: boolean;
   /** Start a Temporal dev server when TEMPORAL_ADDRESS is unset. */
   embeddedTemporal: boolean;
+  /** Create (once) the demo merchant, simulator channel and test key; ignored in production mode. */
+  devBootstrap?: boolean;
   logger?: Logger;
 }
 
@@ -93,6 +100,11 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
       dataDir: path.join(config.dataDir, 'db'),
     });
     stack.add('database', () => db.close());
+    const secretBox = secretBoxFor(config, logger);
+    const devCredentials =
+      opts.devBootstrap && !config.isProduction
+        ? await ensureDevCredentials({ config, db: db.db, secretBox })
+        : undefined;
 
     const temporal = await connectClient(temporalAddress, config);
     stack.add('temporal client', () => temporal.connection.close());
@@ -104,7 +116,14 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        activities: createActivities({ config, db: db.db, logger }),
+        activities: createActivities({
+          config,
+          db: db.db,
+          logger,
+          secretBox,
+          callbackSecret: callbackSecretOf(config, secretBox),
+          temporal,
+        }),
       });
       const running = worker.run();
       stack.add('worker', async () => {
@@ -118,7 +137,16 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
     let http: Server | undefined;
     let url: string | undefined;
     if (opts.api) {
-      const app = createApp({ config, db: db.db, temporal, logger });
+      // The Daraja simulator rides along in development mode; production mode never mounts it.
+      let sandboxRouter: import('express').Router | undefined;
+      if (config.MALIPO_SANDBOX && !config.isProduction) {
+        const sandbox = createSandbox({
+          log: (msg, extra) => logger.debug({ source: 'sandbox', ...extra }, msg),
+        });
+        stack.add('sandbox', () => sandbox.close());
+        sandboxRouter = sandbox.router;
+      }
+      const app = createApp({ config, db: db.db, temporal, logger, secretBox, sandbox: sandboxRouter });
       http = await new Promise<Server>((resolve, reject) => {
         const srv = app.listen(config.PORT, config.HOST, () => resolve(srv));
         srv.once('error', reject);
@@ -139,6 +167,7 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
       ...(worker ? { worker } : {}),
       ...(http ? { http } : {}),
       ...(url ? { url } : {}),
+      ...(devCredentials ? { devCredentials } : {}),
       stop: () => stack.close(logger),
     };
   } catch (err) {

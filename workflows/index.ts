@@ -1,2 +1,9 @@
 /** Every workflow the worker runs, re-exported from its own file. */
-export {};
+export {
+  awaitInitiationUpdate,
+  paymentStateQuery,
+  refreshUpdate,
+  stkCallbackSignal,
+  stkPush,
+} from './stk-push';
+export { deliverWebhook, webhookDeliveryState } from './webhook-delivery';

@@ -7,9 +7,28 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { MalipoError } from '../domain/errors';
 import type { Logger } from '../logger';
+import { LastUsedTracker } from '../platform/keys';
+import type { SecretBox } from '../platform/secret-box';
 import { errorHandler, notFoundHandler } from './errors';
+import { authenticate } from './middleware/auth';
+import {
+  MemoryRateLimitStore,
+  PostgresRateLimitStore,
+  type RateLimitStore,
+  rateLimit,
+} from './middleware/rate-limit';
+import { openApiRoute, registerDocsUi } from './openapi';
 import { requestId } from './request-id';
-import { registerHealth } from './routes/health';
+import { mountRoutes, type RouteDef } from './route';
+import { channelRoutes } from './routes/channels';
+import { healthRoutes } from './routes/health';
+import { keyRoutes } from './routes/keys';
+import { paymentRoutes } from './routes/payments';
+import { PaymentService } from '../payments/service';
+import { stkConfigFrom } from '../payments/settings';
+
+/** Every API route, in registration order. Add a route file's list here (see src/http/route.ts). */
+export const API_ROUTES: RouteDef[] = [...healthRoutes, ...channelRoutes, ...keyRoutes, ...paymentRoutes];
 
 export interface AppDeps {
   config: Config;
@@ -18,6 +37,32 @@ export interface AppDeps {
   logger: Logger;
   /** The Daraja simulator, mounted at /sandbox in development mode. */
   sandbox?: Router | undefined;
+  /** Seals and opens channel credentials and webhook secrets. */
+  secretBox: SecretBox;
+  /** Rate-limit store and clock; by default PostgreSQL when DATABASE_URL is set, else in memory. */
+  rateLimit?: { store?: RateLimitStore; now?: () => number } | undefined;
+  /** Routes beyond API_ROUTES (tests mount throwing or creation-class routes here). */
+  extraRoutes?: RouteDef[] | undefined;
+  /** The STK payment use cases. */
+  payments: PaymentService;
+  /** Mints and checks the tokens in Daraja callback URLs. */
+  callbackSecret: string;
+}
+
+/** What createApp needs; the payment service and callback secret are derived when not given. */
+export type AppInput = Omit<AppDeps, 'payments' | 'callbackSecret'> &
+  Partial<Pick<AppDeps, 'payments' | 'callbackSecret'>>;
+
+/** The callback-token secret: MALIPO_CALLBACK_SECRET, or one derived from the encryption key. */
+export function callbackSecretOf(config: Config, box: SecretBox): string {
+  return config.MALIPO_CALLBACK_SECRET?.reveal() ?? box.derive('callback-tokens');
+}
+
+function rateLimitStore(deps: AppDeps): RateLimitStore {
+  if (deps.rateLimit?.store) return deps.rateLimit.store;
+  const choice = deps.config.MALIPO_RATE_LIMIT_STORE;
+  const shared = choice === 'postgres' || (choice === 'auto' && deps.config.DATABASE_URL !== undefined);
+  return shared ? new PostgresRateLimitStore(deps.db) : new MemoryRateLimitStore();
 }
 
 const BODY_LIMIT = '64kb';
@@ -32,7 +77,22 @@ const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(input: AppInput): Express {
+  const deps: AppDeps = {
+    ...input,
+    callbackSecret: input.callbackSecret ?? callbackSecretOf(input.config, input.secretBox),
+    payments:
+      input.payments ??
+      new PaymentService({
+        db: input.db,
+        box: input.secretBox,
+        temporal: input.temporal,
+        taskQueue: input.config.TEMPORAL_TASK_QUEUE,
+        logger: input.logger,
+        initiationWaitMs: input.config.MALIPO_INITIATION_WAIT_MS,
+        stkConfig: stkConfigFrom(input.config),
+      }),
+  };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -41,7 +101,11 @@ export function createApp(deps: AppDeps): Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: (_req, res) => String(res.getHeader('x-request-id') ?? ''),
-      customProps: (_req, res) => ({ keyId: (res as express.Response).locals?.apiKeyId }),
+      // called again when the response finishes, so the key id and route are known by then (never the key)
+      customProps: (_req, res) => {
+        const locals = (res as express.Response).locals ?? {};
+        return { requestId: locals.requestId, keyId: locals.auth?.keyId, route: locals.route };
+      },
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -56,7 +120,19 @@ export function createApp(deps: AppDeps): Express {
   app.use(requireJson);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
 
-  registerHealth(app, deps);
+  const limits = {
+    creation: deps.config.MALIPO_RATE_LIMIT_CREATE_PER_MINUTE,
+    standard: deps.config.MALIPO_RATE_LIMIT_PER_MINUTE,
+  };
+  const store = rateLimitStore(deps);
+  const now = deps.rateLimit?.now;
+  const routes: RouteDef[] = [...API_ROUTES, ...(deps.extraRoutes ?? [])];
+  routes.push(openApiRoute(() => routes, { serverUrl: deps.config.publicUrl }));
+  mountRoutes(app, routes, deps, {
+    authenticate: authenticate({ db: deps.db, lastUsed: new LastUsedTracker(deps.db) }),
+    rateLimit: (cls) => rateLimit(cls, { store, limits, ...(now ? { now } : {}) }),
+  });
+  registerDocsUi(app);
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -68,7 +68,10 @@ describe('malipo dev', () => {
       const ui = await waitFor(`http://127.0.0.1:${uiPort}/`, 10_000);
       assert.match(await ui.text(), /<html/i);
       assert.match(out, new RegExp(`Temporal UI +http://127.0.0.1:${uiPort}`));
-      assert.ok(fs.existsSync(path.join(dataDir, 'temporal.db')), 'the dev server persists to SQLite in the data dir');
+      assert.ok(
+        fs.existsSync(path.join(dataDir, 'temporal.db')),
+        'the dev server persists to SQLite in the data dir',
+      );
       assert.ok(processesMentioning(dataDir).length >= 1, 'the dev server runs as a child');
     } finally {
       child.kill('SIGINT');

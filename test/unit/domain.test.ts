@@ -22,7 +22,18 @@ describe('phone', () => {
     ok(254712345678, '254712345678');
   });
   it('rejects what is not a Kenyan mobile number', () => {
-    for (const bad of ['', '12345', '0812345678', '255712345678', '07123456789', 'abc0712345678', null, {}, '+', '2547123456']) {
+    for (const bad of [
+      '',
+      '12345',
+      '0812345678',
+      '255712345678',
+      '07123456789',
+      'abc0712345678',
+      null,
+      {},
+      '+',
+      '2547123456',
+    ]) {
       const r = normalizePhone(bad);
       assert.equal(r.ok, false, `${JSON.stringify(bad)} should be rejected`);
     }

@@ -1,7 +1,13 @@
 /** Versioned migrations, applied in name order. Add a file and list it here; never edit an applied one. */
 import type { Migration } from 'kysely';
 import * as m001 from './001_foundation';
+import * as m002 from './002_platform';
+import * as m003 from './003_payments';
+import * as m004 from './004_webhooks';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
+  '002_platform': m002,
+  '003_payments': m003,
+  '004_webhooks': m004,
 };

@@ -1,0 +1,222 @@
+/**
+ * Activities of workflow `stkPush`: send the push, ask Daraja for the status, record each change.
+ * Credentials are loaded here from the database (they never enter workflow history), and the
+ * CallBackURL token is minted here for the same reason.
+ */
+import { ApplicationFailure, activityInfo } from '@temporalio/activity';
+import { DarajaClient, DarajaError, DarajaInputError, type TokenCache } from '../src/daraja';
+import type { Db } from '../src/db';
+import { MalipoError } from '../src/domain/errors';
+import { maskPhone } from '../src/domain/phone';
+import type { Logger } from '../src/logger';
+import { stkCallbackPath } from '../src/payments/callback-token';
+import { PaymentRepository } from '../src/payments/repository';
+import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
+import type { SecretBox } from '../src/platform/secret-box';
+import type {
+  InitiateStkPushInput,
+  InitiateStkPushResult,
+  QueryStkStatusInput,
+  QueryStkStatusResult,
+  RecordPaymentStatusInput,
+  RecordPaymentStatusResult,
+  StkActivities,
+} from './types';
+
+export interface StkActivityDeps {
+  db: Db;
+  box: SecretBox;
+  logger: Logger;
+  /** Base URL Daraja calls back (MALIPO_PUBLIC_URL). */
+  publicUrl: string;
+  callbackSecret: string;
+  tokenCache: TokenCache;
+  /** Daraja timeouts; the total timeout is what turns a slow push into an ambiguous one. */
+  darajaTimeoutMs?: number;
+  /** Called after a change appended an event (the webhook capability starts its deliveries here). */
+  onEvent?: (eventId: string) => Promise<void>;
+  /** Injected for tests. */
+  fetch?: typeof fetch;
+}
+
+/** Daraja's "Unable to lock subscriber": another prompt is open on the phone. */
+const PHONE_BUSY = /unable to lock subscriber/i;
+
+export function createStkActivities(deps: StkActivityDeps): StkActivities {
+  const repo = new PaymentRepository(deps.db);
+
+  async function credentials(channelId: string): Promise<ChannelCredentials> {
+    try {
+      return await loadChannelCredentials(deps.db, deps.box, channelId);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(
+        `channel ${channelId} cannot push: ${err instanceof Error ? err.message : String(err)}`,
+        'StkChannelMisconfigured',
+      );
+    }
+  }
+
+  function client(c: ChannelCredentials): DarajaClient {
+    return new DarajaClient({
+      baseUrl: c.baseUrl,
+      consumerKey: c.consumerKey,
+      consumerSecret: c.consumerSecret,
+      tokenCache: deps.tokenCache,
+      ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+  }
+
+  async function setPushOutcome(
+    paymentId: string,
+    pushNumber: number,
+    outcome: string | null,
+  ): Promise<void> {
+    if (outcome === null) {
+      await deps.db
+        .deleteFrom('stk_pushes')
+        .where('payment_id', '=', paymentId)
+        .where('push_number', '=', pushNumber)
+        .execute();
+      return;
+    }
+    await deps.db
+      .updateTable('stk_pushes')
+      .set({ outcome })
+      .where('payment_id', '=', paymentId)
+      .where('push_number', '=', pushNumber)
+      .execute();
+  }
+
+  return {
+    async initiateStkPush(input: InitiateStkPushInput): Promise<InitiateStkPushResult> {
+      const c = await credentials(input.channelId);
+      const log = deps.logger.child({ paymentId: input.paymentId, push: input.pushNumber });
+
+      // The double-push guard: mark the push before sending it. A retried attempt that finds the
+      // mark cannot know whether the earlier one reached Daraja, so it must not send again.
+      const marked = await deps.db
+        .insertInto('stk_pushes')
+        .values({ payment_id: input.paymentId, push_number: input.pushNumber })
+        .onConflict((oc) => oc.doNothing())
+        .returning('push_number')
+        .executeTakeFirst();
+      if (!marked) {
+        log.warn(
+          { attempt: activityInfo().attempt },
+          'an earlier attempt may have sent this push; not sending again',
+        );
+        return { kind: 'ambiguous', reason: 'an earlier attempt of this push may have reached Daraja' };
+      }
+
+      try {
+        const ack = await client(c).stkPush({
+          shortcode: c.shortcode,
+          passkey: c.passkey,
+          type: c.type,
+          tillNumber: c.tillNumber ?? undefined,
+          amount: input.amount,
+          phone: input.phone,
+          callbackUrl: `${deps.publicUrl}${stkCallbackPath(deps.callbackSecret, input.paymentId)}`,
+          accountReference: input.reference,
+          description: input.description,
+        });
+        await setPushOutcome(input.paymentId, input.pushNumber, 'accepted');
+        log.info(
+          { phone: maskPhone(input.phone), checkoutRequestId: ack.checkoutRequestId },
+          'stk push accepted',
+        );
+        return {
+          kind: 'accepted',
+          checkoutRequestId: ack.checkoutRequestId,
+          merchantRequestId: ack.merchantRequestId,
+          customerMessage: ack.customerMessage,
+        };
+      } catch (err) {
+        if (
+          err instanceof DarajaInputError ||
+          (err instanceof MalipoError && !(err instanceof DarajaError))
+        ) {
+          // refused by our own pre-send checks: nothing left the process
+          await setPushOutcome(input.paymentId, input.pushNumber, null);
+          return {
+            kind: 'rejected',
+            code: err.code,
+            message: err.message,
+            transient: false,
+            phoneBusy: false,
+          };
+        }
+        if (err instanceof DarajaError) {
+          switch (err.kind) {
+            case 'not_sent':
+              await setPushOutcome(input.paymentId, input.pushNumber, null);
+              throw ApplicationFailure.retryable(`push not sent: ${err.message}`, 'StkPushNotSent');
+            case 'rejected': {
+              const text = `${err.errorMessage ?? ''} ${err.message}`;
+              await setPushOutcome(input.paymentId, input.pushNumber, 'rejected');
+              log.info({ code: err.errorCode, status: err.httpStatus }, 'stk push rejected');
+              return {
+                kind: 'rejected',
+                code: err.errorCode ?? String(err.httpStatus ?? 'unknown'),
+                message: err.errorMessage ?? err.message,
+                transient: err.transient,
+                phoneBusy: PHONE_BUSY.test(text),
+              };
+            }
+            case 'ambiguous':
+              await setPushOutcome(input.paymentId, input.pushNumber, 'ambiguous');
+              log.warn({ reason: err.message }, 'stk push outcome unknown');
+              return { kind: 'ambiguous', reason: err.message };
+          }
+        }
+        // anything else happened after the mark, possibly after sending
+        await setPushOutcome(input.paymentId, input.pushNumber, 'ambiguous');
+        return { kind: 'ambiguous', reason: err instanceof Error ? err.message : String(err) };
+      }
+    },
+
+    async queryStkStatus(input: QueryStkStatusInput): Promise<QueryStkStatusResult> {
+      const c = await credentials(input.channelId);
+      try {
+        const r = await client(c).stkQuery({
+          shortcode: c.shortcode,
+          passkey: c.passkey,
+          checkoutRequestId: input.checkoutRequestId,
+        });
+        if (r.status === 'pending') return { kind: 'pending' };
+        return { kind: 'final', resultCode: r.resultCode, resultDesc: r.resultDesc };
+      } catch (err) {
+        if (err instanceof DarajaError && err.isPending) return { kind: 'pending' };
+        return { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) };
+      }
+    },
+
+    async recordPaymentStatus(input: RecordPaymentStatusInput): Promise<RecordPaymentStatusResult> {
+      const result = await repo.recordStatus({
+        paymentId: input.paymentId,
+        version: input.version,
+        status: input.status,
+        checkoutRequestId: input.checkoutRequestId,
+        merchantRequestId: input.merchantRequestId,
+        mpesaReceipt: input.mpesaReceipt,
+        transactionDate: input.transactionDate,
+        resultCode: input.resultCode,
+        resultDesc: input.resultDesc,
+        failureReason: input.failureReason,
+        reviewReason: input.reviewReason,
+      });
+      if (result.applied) {
+        deps.logger.info(
+          { paymentId: input.paymentId, status: input.status, version: input.version, by: input.decidedBy },
+          input.reason,
+        );
+      }
+      // On a retry the change is already applied; find its event so its deliveries still start
+      // (starting them is idempotent, so doing it twice is harmless and doing it never is not).
+      const eventId = result.eventId ?? (await repo.eventIdFor(input.paymentId, input.version));
+      if (eventId && deps.onEvent) await deps.onEvent(eventId);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The contract between workflow `stkPush` and its activities: types only. `createActivities(deps)`
+ * returns an object that satisfies {@link StkActivities}; the workflow imports these types and nothing else.
+ * Every input and output is a plain, JSON-serialisable object (it is written into workflow history).
+ */
+import type { FailureReason, PaymentStatus, ReviewReason } from '../src/domain/payment';
+import type {
+  DecisionSource,
+  InitiationState,
+  PaymentEnvironment,
+  STK_INITIATION_ERRORS,
+} from '../src/domain/stk';
+
+/** The error types `initiateStkPush` may throw (see `STK_INITIATION_ERRORS`). */
+export type StkInitiationErrorType = (typeof STK_INITIATION_ERRORS)[keyof typeof STK_INITIATION_ERRORS];
+
+// ---------------------------------------------------------------------------------------------
+// initiateStkPush
+
+export interface InitiateStkPushInput {
+  /** `pay_…`; the activity builds the CallBackURL `/hooks/daraja/stk/<paymentId>/<token>` from it. */
+  paymentId: string;
+  merchantId: string;
+  /** The channel whose shortcode, passkey and consumer key/secret the activity loads from the DB. */
+  channelId: string;
+  environment: PaymentEnvironment;
+  /** Whole KES. */
+  amount: number;
+  /** `2547XXXXXXXX` / `2541XXXXXXXX`. */
+  phone: string;
+  /** AccountReference (≤ 12 characters). */
+  reference: string;
+  /** TransactionDesc (≤ 13 characters). */
+  description: string;
+  /**
+   * 1 for the first push of this payment, then 2, 3 … for each re-push the workflow decides on after
+   * a definitive phone-busy or transient rejection. Distinct from Temporal's own retry `attempt`.
+   */
+  pushNumber: number;
+}
+
+/**
+ * The business outcome of one push request. Outcomes are returned, never thrown.
+ *
+ * Throwing is reserved for failures before Daraja could have received the request:
+ * - `ApplicationFailure.retryable(msg, 'StkPushNotSent')`: provably not sent (DNS, connection refused,
+ *   OAuth token failure); Temporal retries it per the workflow's retry policy.
+ * - `ApplicationFailure.nonRetryable(msg, 'StkChannelMisconfigured')`: the channel cannot push
+ *   (credentials missing or undecryptable, channel disabled); nothing was sent.
+ *
+ * **Double-push guard (MUST):** Temporal also retries an attempt that timed out or crashed, and such
+ * an attempt may have sent the request. Before sending, the implementation records "push
+ * `pushNumber` of `paymentId` sent" durably; an attempt (`activityInfo().attempt > 1`) that finds
+ * that mark must NOT send again and returns `{ kind: 'ambiguous' }` instead. Any error that may
+ * have happened after sending is returned as `ambiguous`, never thrown.
+ */
+export type InitiateStkPushResult =
+  | {
+      kind: 'accepted';
+      /** Daraja's `CheckoutRequestID` (`ws_CO_…`): correlates the callback and the STK query. */
+      checkoutRequestId: string;
+      /** Daraja's `MerchantRequestID`. */
+      merchantRequestId: string;
+      /** Daraja's `CustomerMessage`, for logs. */
+      customerMessage?: string | undefined;
+    }
+  | {
+      kind: 'rejected';
+      /** Daraja's `errorCode` (e.g. `400.002.02`, `500.001.1001`) or HTTP status as a string. */
+      code: string;
+      /** Daraja's `errorMessage` as sent; shown to the merchant on a validation rejection. */
+      message: string;
+      /** Spike arrest, rate limiting, "system busy": the same push may succeed if sent again later. */
+      transient: boolean;
+      /** "Unable to lock subscriber": another prompt is open on the phone; retry after a back-off. */
+      phoneBusy: boolean;
+    }
+  | {
+      kind: 'ambiguous';
+      /** Why we cannot tell whether Daraja got the push (timeout after send, reset, 5xx without body…). */
+      reason: string;
+    };
+
+// ---------------------------------------------------------------------------------------------
+// queryStkStatus
+
+export interface QueryStkStatusInput {
+  paymentId: string;
+  channelId: string;
+  environment: PaymentEnvironment;
+  /** The push to ask about. */
+  checkoutRequestId: string;
+}
+
+/**
+ * What Daraja's STK query said. Returned for every answer, including errors, so the workflow
+ * decides what to do; the activity throws only for its own bugs (the workflow treats a throw like
+ * `unavailable`).
+ */
+export type QueryStkStatusResult =
+  | {
+      /** `500.001.1001` "The transaction is being processed": no answer yet. */
+      kind: 'pending';
+    }
+  | {
+      kind: 'final';
+      /** Normalised ResultCode string (`"0"`, `"1032"`, `"SFC_IC0003"`), mapped by `outcomeForResultCode`. */
+      resultCode: string;
+      /** ResultDesc with any `[STK_CB - ]` prefix stripped. */
+      resultDesc: string;
+    }
+  | {
+      /** Timeout, rate limit, 5xx, token failure: ask again later. */
+      kind: 'unavailable';
+      message: string;
+    };
+
+// ---------------------------------------------------------------------------------------------
+// recordPaymentStatus
+
+/**
+ * A full snapshot of the payment after a change. The implementation writes the projection row
+ * only if `version` is newer than the stored one and never moves a row out of `success`
+ * (monotonic, so retries and reordering are harmless), and in the same transaction appends the
+ * event `payment.success` / `payment.failed` / `payment.needs_review` when `status` is final.
+ * `pending` snapshots (the acceptance, carrying `checkoutRequestId`) append no event.
+ */
+export interface RecordPaymentStatusInput {
+  paymentId: string;
+  /** Strictly increasing per payment, starting at 1 (the API's insert is version 0). */
+  version: number;
+  status: PaymentStatus;
+  initiation: InitiationState;
+  checkoutRequestId?: string | undefined;
+  merchantRequestId?: string | undefined;
+  mpesaReceipt?: string | undefined;
+  /** `YYYYMMDDHHmmss` Nairobi time, as the callback sent it. */
+  transactionDate?: string | undefined;
+  resultCode?: string | undefined;
+  resultDesc?: string | undefined;
+  /** Set exactly when `status` is `failed`. */
+  failureReason?: FailureReason | undefined;
+  /** Set exactly when `status` is `needs_review`. */
+  reviewReason?: ReviewReason | undefined;
+  /** Who decided (callback, query, deadline, initiation). */
+  decidedBy?: DecisionSource | undefined;
+  /** Why, in one sentence (stored on the event for operators). */
+  reason: string;
+  /** ISO instant of the change in workflow time (deterministic; use it rather than the DB clock if you like). */
+  changedAt: string;
+}
+
+export interface RecordPaymentStatusResult {
+  /** False when the row already had this or a newer version (a retry or a stale write). */
+  applied: boolean;
+  /** The appended event's id, if one was appended. */
+  eventId: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The activities workflow `stkPush` calls. */
+export interface StkActivities {
+  /** Sends one STK push. Business outcomes are returned; see {@link InitiateStkPushResult} for what may be thrown. */
+  initiateStkPush(input: InitiateStkPushInput): Promise<InitiateStkPushResult>;
+  /** Runs one STK query (`/mpesa/stkpushquery/v1/query`). Read-only, so safe to repeat. */
+  queryStkStatus(input: QueryStkStatusInput): Promise<QueryStkStatusResult>;
+  /** Writes the projection row and its event, idempotently and monotonically (keyed by `paymentId` + `version`). */
+  recordPaymentStatus(input: RecordPaymentStatusInput): Promise<RecordPaymentStatusResult>;
+}

@@ -1,0 +1,308 @@
+/**
+ * /v1/payments: STK push payments. Creation is idempotent (Idempotency-Key) and answers 202 with
+ * Daraja's CheckoutRequestID once Daraja has accepted the push; reads come from the database.
+ * /hooks/daraja/stk/:paymentId/:token is Daraja's CallBackURL.
+ */
+import { z } from 'zod';
+import { SAFE_TEXT } from '../../daraja/transformers';
+import { parseStkCallback } from '../../daraja/callbacks';
+import { MalipoError } from '../../domain/errors';
+import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
+import { FAILURE_REASONS, PAYMENT_STATUSES } from '../../domain/payment';
+import { normalizePhone } from '../../domain/phone';
+import { isValidIdempotencyKey } from '../../payments/idempotency';
+import { decodeCursor, type PaymentView } from '../../payments/repository';
+import { verifyCallbackToken } from '../../payments/callback-token';
+import { defineRoute } from '../route';
+import { idParams, Timestamp } from '../schemas';
+
+const METADATA_MAX_KEYS = 20;
+const METADATA_MAX_BYTES = 2048;
+
+export const PaymentSchema = z
+  .object({
+    id: z.string().meta({ example: 'pay_3xK9mQ2vL8nR4tY7wZ1aB5' }),
+    object: z.literal('payment'),
+    kind: z.string().meta({ description: '`stk` for payments Malipo started' }),
+    status: z.enum(PAYMENT_STATUSES),
+    amount: z.number().int().meta({ description: 'Whole KES' }),
+    currency: z.literal('KES'),
+    phone: z.string().meta({ example: '254708374149' }),
+    reference: z.string(),
+    description: z.string(),
+    channelId: z.string(),
+    environment: z.string(),
+    checkoutRequestId: z.string().nullable(),
+    merchantRequestId: z.string().nullable(),
+    mpesaReceipt: z.string().nullable(),
+    transactionDate: z.string().nullable().meta({ description: 'YYYYMMDDHHmmss, Nairobi time, from Daraja' }),
+    resultCode: z.string().nullable(),
+    resultDesc: z.string().nullable(),
+    failureReason: z.enum(FAILURE_REASONS).nullable(),
+    reviewReason: z.string().nullable(),
+    callbackUrl: z.string().nullable(),
+    linkId: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    settledAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Payment' });
+
+const text = (max: number, what: string) =>
+  z
+    .string()
+    .transform((s) => s.trim())
+    .pipe(
+      z
+        .string()
+        .min(1, `${what} must not be empty`)
+        .max(max, `${what} must be at most ${max} characters`)
+        .regex(SAFE_TEXT, `${what} may contain only letters, digits, spaces, dot, dash and underscore`),
+    );
+
+const CreateStkPushSchema = z
+  .strictObject({
+    phone: z
+      .union([z.string(), z.number()])
+      .meta({ description: 'Any Kenyan form: 07…, 01…, 2547…, +2547…, 2541…', example: '0708374149' }),
+    amount: z.number().meta({ description: 'Whole KES, 1 to the channel maximum (250,000)', example: 100 }),
+    reference: text(12, 'reference')
+      .optional()
+      .meta({ description: 'AccountReference shown on the prompt, ≤ 12' }),
+    accountReference: text(12, 'accountReference').optional().meta({ description: 'Alias of `reference`' }),
+    description: text(13, 'description')
+      .optional()
+      .meta({ description: 'TransactionDesc, ≤ 13; default "Payment"' }),
+    channelId: z
+      .string()
+      .regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…')
+      .optional(),
+    callbackUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .optional()
+      .meta({ description: 'Receives this payment’s signed webhooks' }),
+    metadata: z
+      .record(z.string().max(64), z.unknown())
+      .optional()
+      .refine((m) => m === undefined || Object.keys(m).length <= METADATA_MAX_KEYS, {
+        message: `metadata may have at most ${METADATA_MAX_KEYS} keys`,
+      })
+      .refine((m) => m === undefined || Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
+        message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+      })
+      .meta({ description: 'Echoed back on the payment and its webhooks; ≤ 20 keys, ≤ 2 KiB' }),
+    idempotencyKey: z.string().optional().meta({ description: 'Alternative to the Idempotency-Key header' }),
+  })
+  .meta({ id: 'CreateStkPush' });
+
+function idempotencyKeyOf(
+  header: string | undefined,
+  altHeader: string | undefined,
+  body?: string,
+): string | undefined {
+  const key = header ?? altHeader ?? body;
+  if (key === undefined) return undefined;
+  if (!isValidIdempotencyKey(key)) {
+    throw new MalipoError('VALIDATION_ERROR', 'The Idempotency-Key is invalid', {
+      details: [
+        {
+          path: 'Idempotency-Key',
+          message: 'must be 1-255 printable characters without spaces',
+          code: 'custom',
+        },
+      ],
+    });
+  }
+  return key;
+}
+
+const fieldError = (code: 'INVALID_PHONE_NUMBER' | 'INVALID_AMOUNT', path: string, message: string) =>
+  new MalipoError(code, message, { details: [{ path, message, code: code.toLowerCase() }] });
+
+export const createStkPushRoute = defineRoute({
+  method: 'post',
+  path: '/v1/payments/stk-push',
+  scope: 'payments:create',
+  rateLimit: 'creation',
+  summary: 'Start an STK push payment',
+  description:
+    'Starts a durable payment workflow. Answers 202 with the payment; `checkoutRequestId` is set once Daraja accepted the push (within a few seconds), otherwise the payment is `pending` without it. Send `Idempotency-Key` to make retries safe.',
+  tags: ['payments'],
+  request: { body: CreateStkPushSchema },
+  responses: { 202: { description: 'The payment, pending or already decided', schema: PaymentSchema } },
+  errors: [
+    'INVALID_PHONE_NUMBER',
+    'INVALID_AMOUNT',
+    'IDEMPOTENCY_KEY_IN_USE',
+    'IDEMPOTENCY_KEY_MISMATCH',
+    'RESOURCE_NOT_FOUND',
+    'FORBIDDEN',
+    'CONFLICT',
+  ],
+  handler: async ({ deps, auth, body, req, reply }) => {
+    const key = idempotencyKeyOf(
+      req.get('idempotency-key'),
+      req.get('x-idempotency-key'),
+      body.idempotencyKey,
+    );
+    const phone = normalizePhone(body.phone);
+    if (!phone.ok) throw fieldError('INVALID_PHONE_NUMBER', 'phone', phone.reason);
+    const amount = parseAmount(body.amount, MAX_TRANSACTION_KES);
+    if (!amount.ok) throw fieldError('INVALID_AMOUNT', 'amount', amount.reason);
+    const reference = body.reference ?? body.accountReference;
+    if (!reference) {
+      throw new MalipoError('VALIDATION_ERROR', 'The request body is invalid', {
+        details: [
+          { path: 'reference', message: 'reference is required (≤ 12 characters)', code: 'invalid_type' },
+        ],
+      });
+    }
+    const { idempotencyKey: _ignored, ...hashed } = req.body as Record<string, unknown>;
+    const result = await deps.payments.createStk(
+      auth,
+      {
+        phone: phone.msisdn,
+        amount: amount.amount,
+        reference,
+        description: body.description ?? 'Payment',
+        channelId: body.channelId,
+        callbackUrl: body.callbackUrl,
+        metadata: body.metadata,
+      },
+      key,
+      hashed,
+    );
+    return reply(202, result.body, result.replayed ? { 'Idempotent-Replayed': 'true' } : undefined);
+  },
+});
+
+const PaymentParams = idParams('pay', 'pay_3xK9mQ2vL8nR4tY7wZ1aB5');
+
+export const getPaymentRoute = defineRoute({
+  method: 'get',
+  path: '/v1/payments/:id',
+  scope: 'payments:read',
+  summary: 'Retrieve a payment',
+  description: '`?refresh=true` on a pending payment asks Daraja now (an STK query through the workflow).',
+  tags: ['payments'],
+  request: {
+    params: PaymentParams,
+    query: z.object({ refresh: z.enum(['true', 'false']).optional() }),
+  },
+  responses: { 200: { description: 'The payment', schema: PaymentSchema } },
+  errors: ['RESOURCE_NOT_FOUND'],
+  handler: async ({ deps, auth, params, query, reply }) => {
+    const view: PaymentView =
+      query.refresh === 'true'
+        ? await deps.payments.refresh(auth, params.id)
+        : await deps.payments.get(auth, params.id);
+    return reply(200, view);
+  },
+});
+
+const ListQuery = z.object({
+  status: z.enum(PAYMENT_STATUSES).optional(),
+  reference: z.string().max(64).optional(),
+  phone: z.string().max(20).optional(),
+  channelId: z.string().max(80).optional(),
+  linkId: z.string().max(80).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const listPaymentsRoute = defineRoute({
+  method: 'get',
+  path: '/v1/payments',
+  scope: 'payments:read',
+  summary: 'List payments',
+  description: 'Newest first. Pass `nextCursor` as `cursor` for the next page.',
+  tags: ['payments'],
+  request: { query: ListQuery },
+  responses: {
+    200: {
+      description: 'A page of payments',
+      schema: z.object({
+        object: z.literal('list'),
+        data: z.array(PaymentSchema),
+        nextCursor: z.string().nullable(),
+      }),
+    },
+  },
+  handler: async ({ deps, auth, query, reply }) => {
+    let phone: string | undefined;
+    if (query.phone !== undefined) {
+      const p = normalizePhone(query.phone);
+      if (!p.ok) throw fieldError('INVALID_PHONE_NUMBER', 'phone', p.reason);
+      phone = p.msisdn;
+    }
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !cursor) {
+      throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
+        details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
+      });
+    }
+    const page = await deps.payments.repo.list(auth.merchantId, auth.environment, {
+      status: query.status,
+      reference: query.reference,
+      phone,
+      channelId: query.channelId,
+      linkId: query.linkId,
+      from: query.from ? new Date(query.from) : undefined,
+      to: query.to ? new Date(query.to) : undefined,
+      cursor,
+      limit: query.limit,
+    });
+    return reply(200, { object: 'list' as const, data: page.data, nextCursor: page.nextCursor });
+  },
+});
+
+const ACK = { ResultCode: 0, ResultDesc: 'Accepted' } as const;
+
+export const stkCallbackRoute = defineRoute({
+  method: 'post',
+  path: '/hooks/daraja/stk/:paymentId/:token',
+  scope: null,
+  hidden: true,
+  summary: 'Daraja STK callback (CallBackURL)',
+  tags: ['hooks'],
+  request: {
+    params: z.object({ paymentId: z.string().max(80), token: z.string().max(80) }),
+    body: z.unknown(),
+  },
+  responses: {
+    200: {
+      description: 'Always acknowledged once the token is valid',
+      schema: z.object({ ResultCode: z.literal(0), ResultDesc: z.string() }),
+    },
+  },
+  errors: ['RESOURCE_NOT_FOUND'],
+  handler: async ({ deps, params, body, req, reply }) => {
+    if (!verifyCallbackToken(deps.callbackSecret, 'stk', params.paymentId, params.token)) {
+      req.log?.warn({ paymentId: params.paymentId }, 'stk callback with a wrong token refused');
+      throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(params.token, '…')}`);
+    }
+    const parsed = parseStkCallback(body);
+    if (!parsed.ok) {
+      await deps.payments.repo.toInbox(
+        'stk',
+        params.paymentId,
+        body,
+        `unparseable callback: ${parsed.error}`,
+      );
+      req.log?.warn({ paymentId: params.paymentId }, 'unparseable stk callback kept in the inbox');
+      return reply(200, ACK);
+    }
+    const outcome = await deps.payments.deliverCallback(params.paymentId, parsed.value, body);
+    req.log?.info(
+      { paymentId: params.paymentId, resultCode: parsed.value.resultCode, outcome },
+      'stk callback',
+    );
+    return reply(200, ACK);
+  },
+});
+
+export const paymentRoutes = [createStkPushRoute, getPaymentRoute, listPaymentsRoute, stkCallbackRoute];

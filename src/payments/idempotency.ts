@@ -1,0 +1,133 @@
+/**
+ * Idempotency-Key handling, shared by every creation route.
+ *
+ * A key is scoped to (merchant, environment, route scope). The first request inserts an
+ * `in_flight` row that already names the resource it will create (the payment id, which is
+ * also the workflow id), so even a request whose process died mid-way is finished by a retry
+ * with the same id: the workflow start uses USE_EXISTING and Daraja is never asked twice.
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../db';
+
+export interface IdempotencyScope {
+  merchantId: string;
+  environment: string;
+  scope: string;
+  key: string;
+}
+
+export type BeginResult =
+  | { kind: 'new'; resourceId: string; takenOver: boolean }
+  | { kind: 'replay'; status: number; body: unknown }
+  | { kind: 'mismatch' }
+  | { kind: 'in_use' };
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** 1–255 printable ASCII characters, no spaces. */
+export function isValidIdempotencyKey(key: string): boolean {
+  return KEY_PATTERN.test(key);
+}
+
+/** A stable hash of a JSON body: object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export class IdempotencyStore {
+  constructor(
+    private readonly db: Db,
+    /** How long an in-flight request holds its key before a retry may take over. */
+    private readonly lockMs = 60_000,
+  ) {}
+
+  async begin(scope: IdempotencyScope, hash: string, proposedResourceId: string): Promise<BeginResult> {
+    const lockedUntil = new Date(Date.now() + this.lockMs);
+    const inserted = await this.db
+      .insertInto('idempotency_keys')
+      .values({
+        merchant_id: scope.merchantId,
+        environment: scope.environment,
+        scope: scope.scope,
+        key: scope.key,
+        request_hash: hash,
+        state: 'in_flight',
+        resource_id: proposedResourceId,
+        locked_until: lockedUntil,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning('resource_id')
+      .executeTakeFirst();
+    if (inserted) return { kind: 'new', resourceId: proposedResourceId, takenOver: false };
+
+    const row = await this.where(
+      this.db.selectFrom('idempotency_keys').selectAll(),
+      scope,
+    ).executeTakeFirst();
+    if (!row) return this.begin(scope, hash, proposedResourceId); // swept between the two statements
+    if (row.request_hash !== hash) return { kind: 'mismatch' };
+    if (row.state === 'done') {
+      return { kind: 'replay', status: row.response_status ?? 200, body: row.response_body };
+    }
+    // In flight: take over only when its holder's lock has lapsed (that process most likely died).
+    const taken = await this.where(
+      this.db
+        .updateTable('idempotency_keys')
+        .set({ locked_until: lockedUntil })
+        .where('state', '=', 'in_flight')
+        .where('locked_until', '<', sql<Date>`now()`),
+      scope,
+    )
+      .returning('resource_id')
+      .executeTakeFirst();
+    if (taken) return { kind: 'new', resourceId: taken.resource_id ?? proposedResourceId, takenOver: true };
+    return { kind: 'in_use' };
+  }
+
+  /** Stores the answer that later retries replay. */
+  async complete(scope: IdempotencyScope, status: number, body: unknown): Promise<void> {
+    await this.where(
+      this.db
+        .updateTable('idempotency_keys')
+        .set({ state: 'done', response_status: status, response_body: JSON.stringify(body) }),
+      scope,
+    ).execute();
+  }
+
+  /** Forgets a key whose request created nothing (it failed before any side effect), so a retry starts afresh. */
+  async release(scope: IdempotencyScope): Promise<void> {
+    await this.where(
+      this.db.deleteFrom('idempotency_keys').where('state', '=', 'in_flight'),
+      scope,
+    ).execute();
+  }
+
+  /** Deletes finished keys older than `olderThanMs` (at least 24 hours is promised). */
+  async sweep(olderThanMs = 48 * 3600_000): Promise<number> {
+    const res = await this.db
+      .deleteFrom('idempotency_keys')
+      .where('created_at', '<', new Date(Date.now() - olderThanMs))
+      .where('state', '=', 'done')
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: shared WHERE for select/update/delete builders
+  private where<Q extends { where: (...a: any[]) => any }>(q: Q, s: IdempotencyScope): Q {
+    return q
+      .where('merchant_id', '=', s.merchantId)
+      .where('environment', '=', s.environment)
+      .where('scope', '=', s.scope)
+      .where('key', '=', s.key);
+  }
+}

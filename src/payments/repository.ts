@@ -1,0 +1,300 @@
+/**
+ * The payments projection: the row the API reads, written only by the payment workflow's
+ * activities, monotonically (a write with an older `version` changes nothing) and idempotently
+ * (the event of each change is inserted once, keyed by payment and version).
+ */
+import type { Selectable } from 'kysely';
+import type { Db } from '../db';
+import type { PaymentsTable } from '../db/tables/payments';
+import { newId } from '../domain/ids';
+import type { FailureReason, PaymentStatus, ReviewReason } from '../domain/payment';
+
+type PaymentRow = Selectable<PaymentsTable>;
+
+/** The payment object the API returns, and the `data` of every payment event. */
+export interface PaymentView {
+  id: string;
+  object: 'payment';
+  kind: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: 'KES';
+  phone: string;
+  reference: string;
+  description: string;
+  channelId: string;
+  environment: string;
+  checkoutRequestId: string | null;
+  merchantRequestId: string | null;
+  mpesaReceipt: string | null;
+  transactionDate: string | null;
+  resultCode: string | null;
+  resultDesc: string | null;
+  failureReason: FailureReason | null;
+  reviewReason: ReviewReason | null;
+  callbackUrl: string | null;
+  linkId: string | null;
+  metadata: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+  settledAt: string | null;
+}
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+export function toPaymentView(row: PaymentRow): PaymentView {
+  return {
+    id: row.id,
+    object: 'payment',
+    kind: row.kind,
+    status: row.status as PaymentStatus,
+    amount: row.amount,
+    currency: 'KES',
+    phone: row.phone,
+    reference: row.reference,
+    description: row.description,
+    channelId: row.channel_id,
+    environment: row.environment,
+    checkoutRequestId: row.checkout_request_id,
+    merchantRequestId: row.merchant_request_id,
+    mpesaReceipt: row.mpesa_receipt,
+    transactionDate: row.transaction_date,
+    resultCode: row.result_code,
+    resultDesc: row.result_desc,
+    failureReason: row.failure_reason as FailureReason | null,
+    reviewReason: row.review_reason as ReviewReason | null,
+    callbackUrl: row.callback_url,
+    linkId: row.link_id,
+    metadata: (typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata) as Record<
+      string,
+      unknown
+    > | null,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+    settledAt: iso(row.settled_at),
+  };
+}
+
+export interface NewPayment {
+  id: string;
+  merchantId: string;
+  environment: string;
+  channelId: string;
+  amount: number;
+  phone: string;
+  reference: string;
+  description: string;
+  callbackUrl: string | null;
+  metadata: Record<string, unknown> | null;
+  apiKeyId: string | null;
+  linkId?: string | null;
+}
+
+/** What the workflow reports at each change. */
+export interface StatusChange {
+  paymentId: string;
+  /** Strictly increasing per payment; written by the workflow. */
+  version: number;
+  status: PaymentStatus;
+  checkoutRequestId?: string | null | undefined;
+  merchantRequestId?: string | null | undefined;
+  mpesaReceipt?: string | null | undefined;
+  transactionDate?: string | null | undefined;
+  resultCode?: string | null | undefined;
+  resultDesc?: string | null | undefined;
+  failureReason?: FailureReason | null | undefined;
+  reviewReason?: ReviewReason | null | undefined;
+}
+
+export const EVENT_TYPE: Record<PaymentStatus, string | null> = {
+  pending: null,
+  success: 'payment.success',
+  failed: 'payment.failed',
+  needs_review: 'payment.needs_review',
+};
+
+export interface PaymentFilter {
+  status?: PaymentStatus | undefined;
+  reference?: string | undefined;
+  phone?: string | undefined;
+  channelId?: string | undefined;
+  linkId?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  cursor?: { at: Date; id: string } | undefined;
+  limit: number;
+}
+
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { at: Date; id: string } | undefined {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const at = iso ? new Date(iso) : undefined;
+  if (!at || Number.isNaN(at.getTime()) || !id) return undefined;
+  return { at, id };
+}
+
+export class PaymentRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts the pending row; a second insert of the same id (an idempotent retry) changes nothing. */
+  async createPending(p: NewPayment): Promise<PaymentView> {
+    await this.db
+      .insertInto('payments')
+      .values({
+        id: p.id,
+        merchant_id: p.merchantId,
+        environment: p.environment,
+        channel_id: p.channelId,
+        status: 'pending',
+        amount: p.amount,
+        phone: p.phone,
+        reference: p.reference,
+        description: p.description,
+        callback_url: p.callbackUrl,
+        metadata: p.metadata === null ? null : JSON.stringify(p.metadata),
+        api_key_id: p.apiKeyId,
+        link_id: p.linkId ?? null,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('id', '=', p.id)
+      .executeTakeFirstOrThrow();
+    return toPaymentView(row);
+  }
+
+  async get(merchantId: string, id: string): Promise<PaymentView | undefined> {
+    const row = await this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('id', '=', id)
+      .where('merchant_id', '=', merchantId)
+      .executeTakeFirst();
+    return row ? toPaymentView(row) : undefined;
+  }
+
+  async getById(id: string): Promise<PaymentView | undefined> {
+    const row = await this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toPaymentView(row) : undefined;
+  }
+
+  /**
+   * Applies a change if it is newer than what is stored, and appends its event in the same
+   * transaction. Returns the event id, or null when the change was already applied (a retry) or
+   * is older than the stored state.
+   */
+  async recordStatus(change: StatusChange): Promise<{ applied: boolean; eventId: string | null }> {
+    return this.db.transaction().execute(async (trx) => {
+      let update = trx
+        .updateTable('payments')
+        .set({
+          status: change.status,
+          version: change.version,
+          ...(change.checkoutRequestId !== undefined
+            ? { checkout_request_id: change.checkoutRequestId }
+            : {}),
+          ...(change.merchantRequestId !== undefined
+            ? { merchant_request_id: change.merchantRequestId }
+            : {}),
+          ...(change.mpesaReceipt !== undefined ? { mpesa_receipt: change.mpesaReceipt } : {}),
+          ...(change.transactionDate !== undefined ? { transaction_date: change.transactionDate } : {}),
+          ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
+          ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
+          failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
+          review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
+          updated_at: new Date(),
+          settled_at: change.status === 'pending' ? null : new Date(),
+        })
+        .where('id', '=', change.paymentId)
+        .where('version', '<', change.version);
+      // nothing moves a payment out of success
+      if (change.status !== 'success') update = update.where('status', '!=', 'success');
+      const updated = await update.returningAll().executeTakeFirst();
+      if (!updated) return { applied: false, eventId: null };
+      const type = EVENT_TYPE[change.status];
+      if (type === null) return { applied: true, eventId: null };
+      const view = toPaymentView(updated);
+      const eventId = newId('event');
+      const created = Math.floor(Date.now() / 1000);
+      // The body is fixed now: every delivery of this event sends these exact bytes.
+      const body = JSON.stringify({ id: eventId, type, created, data: view });
+      await trx
+        .insertInto('events')
+        .values({
+          id: eventId,
+          merchant_id: updated.merchant_id,
+          environment: updated.environment,
+          type,
+          payment_id: updated.id,
+          payment_version: change.version,
+          body,
+        })
+        .execute();
+      return { applied: true, eventId };
+    });
+  }
+
+  /**
+   * A merchant's payments, newest first, in a stable order (created_at, then id) so a cursor never
+   * skips or repeats a row while new payments arrive.
+   */
+  async list(
+    merchantId: string,
+    environment: string,
+    f: PaymentFilter,
+  ): Promise<{ data: PaymentView[]; nextCursor: string | null }> {
+    let q = this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('environment', '=', environment);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.reference) q = q.where('reference', '=', f.reference);
+    if (f.phone) q = q.where('phone', '=', f.phone);
+    if (f.channelId) q = q.where('channel_id', '=', f.channelId);
+    if (f.linkId) q = q.where('link_id', '=', f.linkId);
+    if (f.from) q = q.where('created_at', '>=', f.from);
+    if (f.to) q = q.where('created_at', '<', f.to);
+    if (f.cursor) {
+      const { at, id } = f.cursor;
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
+    const page = rows.slice(0, f.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toPaymentView),
+      nextCursor: rows.length > f.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
+    };
+  }
+
+  /** The event a given change appended, if any. */
+  async eventIdFor(paymentId: string, version: number): Promise<string | null> {
+    const row = await this.db
+      .selectFrom('events')
+      .select('id')
+      .where('payment_id', '=', paymentId)
+      .where('payment_version', '=', version)
+      .executeTakeFirst();
+    return row?.id ?? null;
+  }
+
+  /** Keeps a callback that could not reach its workflow, for reconciliation. */
+  async toInbox(kind: string, paymentId: string, body: unknown, error: string): Promise<void> {
+    await this.db
+      .insertInto('callback_inbox')
+      .values({ kind, payment_id: paymentId, body: JSON.stringify(body ?? null), error })
+      .execute();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The STK payment use cases behind the HTTP routes: create (idempotent, Update-with-Start so the
+ * answer carries Daraja's CheckoutRequestID), read, refresh, and hand a Daraja callback to its workflow.
+ */
+import {
+  type Client,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { type StkCallback } from '../daraja/callbacks';
+import type { Db } from '../db';
+import { MalipoError, notFound } from '../domain/errors';
+import { newId } from '../domain/ids';
+import type { Msisdn } from '../domain/phone';
+import {
+  MalipoAmount,
+  MalipoChannelId,
+  MalipoMerchantId,
+  MalipoReference,
+  MalipoStatus,
+} from '../domain/search-attributes';
+import type { StkCallbackSignal, StkPaymentState, StkPushConfig } from '../domain/stk';
+import type { Logger } from '../logger';
+import type { SecretBox } from '../platform/secret-box';
+import type { AuthContext } from '../platform/scopes';
+import { resolveChannel } from '../platform/channels';
+import { awaitInitiationUpdate, refreshUpdate, stkCallbackSignal, stkPush } from '../../workflows/stk-push';
+import { IdempotencyStore, requestHash } from './idempotency';
+import { PaymentRepository, type PaymentView } from './repository';
+
+export interface PaymentServiceDeps {
+  db: Db;
+  box: SecretBox;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  /** How long POST waits for Daraja's acceptance before answering `pending` without it. */
+  initiationWaitMs: number;
+  stkConfig?: Partial<StkPushConfig> | undefined;
+}
+
+export interface CreateStkPaymentInput {
+  phone: Msisdn;
+  amount: number;
+  reference: string;
+  description: string;
+  channelId?: string | undefined;
+  callbackUrl?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  linkId?: string | undefined;
+}
+
+export interface CreateResult {
+  status: number;
+  body: PaymentView;
+  replayed: boolean;
+}
+
+const IDEMPOTENCY_SCOPE = 'payments.stk';
+
+/** The state a workflow reported, laid over the stored row (the row may lag by one activity). */
+function overlay(view: PaymentView, state: StkPaymentState | undefined): PaymentView {
+  if (!state || state.version < 1) return view;
+  return {
+    ...view,
+    status: state.status,
+    checkoutRequestId: state.checkoutRequestId ?? view.checkoutRequestId,
+    merchantRequestId: state.merchantRequestId ?? view.merchantRequestId,
+    mpesaReceipt: state.mpesaReceipt ?? view.mpesaReceipt,
+    transactionDate: state.transactionDate ?? view.transactionDate,
+    resultCode: state.resultCode ?? view.resultCode,
+    resultDesc: state.resultDesc ?? view.resultDesc,
+    failureReason: state.status === 'failed' ? (state.failureReason ?? null) : null,
+    reviewReason: state.status === 'needs_review' ? (state.reviewReason ?? null) : null,
+  };
+}
+
+export class PaymentService {
+  readonly repo: PaymentRepository;
+  readonly idempotency: IdempotencyStore;
+
+  constructor(private readonly deps: PaymentServiceDeps) {
+    this.repo = new PaymentRepository(deps.db);
+    this.idempotency = new IdempotencyStore(deps.db);
+  }
+
+  async createStk(
+    auth: AuthContext,
+    input: CreateStkPaymentInput,
+    idempotencyKey: string | undefined,
+    rawBody: unknown,
+  ): Promise<CreateResult> {
+    const { channel } = await resolveChannel(this.deps.db, this.deps.box, auth, input.channelId);
+    const scope = idempotencyKey
+      ? {
+          merchantId: auth.merchantId,
+          environment: auth.environment,
+          scope: IDEMPOTENCY_SCOPE,
+          key: idempotencyKey,
+        }
+      : undefined;
+
+    let paymentId = newId('payment');
+    if (scope) {
+      const begun = await this.idempotency.begin(scope, requestHash(rawBody), paymentId);
+      switch (begun.kind) {
+        case 'replay':
+          return { status: begun.status, body: begun.body as PaymentView, replayed: true };
+        case 'mismatch':
+          throw new MalipoError(
+            'IDEMPOTENCY_KEY_MISMATCH',
+            'This Idempotency-Key was used with a different request body',
+          );
+        case 'in_use':
+          throw new MalipoError(
+            'IDEMPOTENCY_KEY_IN_USE',
+            'A request with this Idempotency-Key is still being processed; retry shortly',
+            { headers: { 'Retry-After': '1' } },
+          );
+        case 'new':
+          paymentId = begun.resourceId;
+      }
+    }
+
+    try {
+      const created = await this.repo.createPending({
+        id: paymentId,
+        merchantId: auth.merchantId,
+        environment: auth.environment,
+        channelId: channel.id,
+        amount: input.amount,
+        phone: input.phone,
+        reference: input.reference,
+        description: input.description,
+        callbackUrl: input.callbackUrl ?? null,
+        metadata: input.metadata ?? null,
+        apiKeyId: auth.keyId,
+        linkId: input.linkId ?? null,
+      });
+      const state = await this.startWorkflow(auth, created, input);
+      const body = overlay(created, state);
+      if (scope) await this.idempotency.complete(scope, 202, body);
+      return { status: 202, body, replayed: false };
+    } catch (err) {
+      // Nothing reached Temporal, so nothing will ever push: forget the row and the key.
+      if (!(await this.workflowExists(paymentId))) {
+        await this.deps.db
+          .deleteFrom('payments')
+          .where('id', '=', paymentId)
+          .where('version', '=', 0)
+          .execute()
+          .catch(() => undefined);
+        if (scope) await this.idempotency.release(scope).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** Starts (or joins) the workflow and waits a bounded time for Daraja's acceptance. */
+  private async startWorkflow(
+    auth: AuthContext,
+    p: PaymentView,
+    input: CreateStkPaymentInput,
+  ): Promise<StkPaymentState | undefined> {
+    const op = new WithStartWorkflowOperation(stkPush, {
+      workflowId: p.id,
+      taskQueue: this.deps.taskQueue,
+      // a retried request (same idempotency key, same payment id) joins the running workflow
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [
+        {
+          paymentId: p.id,
+          merchantId: auth.merchantId,
+          channelId: p.channelId,
+          environment: auth.environment,
+          amount: p.amount,
+          phone: p.phone,
+          reference: p.reference,
+          description: p.description,
+          callbackUrl: input.callbackUrl,
+          config: this.deps.stkConfig,
+        },
+      ],
+      typedSearchAttributes: [
+        { key: MalipoMerchantId, value: auth.merchantId },
+        { key: MalipoStatus, value: 'pending' },
+        { key: MalipoReference, value: p.reference },
+        { key: MalipoChannelId, value: p.channelId },
+        { key: MalipoAmount, value: p.amount },
+      ],
+    });
+    const update = await this.deps.temporal.workflow.startUpdateWithStart(awaitInitiationUpdate, {
+      startWorkflowOperation: op,
+      waitForStage: 'ACCEPTED',
+      updateId: `initiation:${p.id}`,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        update.result(),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), this.deps.initiationWaitMs);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) return undefined;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async workflowExists(paymentId: string): Promise<boolean> {
+    try {
+      await this.deps.temporal.workflow.getHandle(paymentId).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      return true; // cannot tell: keep the row, a retry with the same key will join the workflow
+    }
+  }
+
+  async get(auth: AuthContext, id: string): Promise<PaymentView> {
+    const view = await this.repo.get(auth.merchantId, id);
+    if (!view || view.environment !== auth.environment) throw notFound('Payment');
+    return view;
+  }
+
+  /** Runs a live STK query through the workflow's `refresh` update, then answers the merged state. */
+  async refresh(auth: AuthContext, id: string): Promise<PaymentView> {
+    const view = await this.get(auth, id);
+    if (view.status !== 'pending') return view;
+    try {
+      const state = await this.deps.temporal.workflow.getHandle(id).executeUpdate(refreshUpdate);
+      return overlay(view, state);
+    } catch (err) {
+      this.deps.logger.warn({ err, paymentId: id }, 'refresh failed; answering the stored state');
+      return view;
+    }
+  }
+
+  /**
+   * Hands a parsed Daraja callback to the payment's workflow. When no running workflow takes it,
+   * it goes to the inbox for reconciliation: a callback is never dropped.
+   */
+  async deliverCallback(paymentId: string, cb: StkCallback, raw: unknown): Promise<'signalled' | 'inbox'> {
+    const signal: StkCallbackSignal = {
+      checkoutRequestId: cb.checkoutRequestId,
+      merchantRequestId: cb.merchantRequestId,
+      resultCode: cb.resultCode,
+      resultDesc: cb.resultDesc,
+      amount: cb.amount,
+      receipt: cb.receipt,
+      transactionDate: cb.transactionDate,
+      phone: cb.phone,
+    };
+    try {
+      await this.deps.temporal.workflow.getHandle(paymentId).signal(stkCallbackSignal, signal);
+      return 'signalled';
+    } catch (err) {
+      await this.repo.toInbox('stk', paymentId, raw, err instanceof Error ? err.message : String(err));
+      return 'inbox';
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/** STK timing settings from configuration, as the workflow's config block. */
+import type { Config } from '../config';
+import type { StkPushConfig } from '../domain/stk';
+
+export function stkConfigFrom(
+  config: Pick<
+    Config,
+    'MALIPO_STK_DEADLINE_SECONDS' | 'MALIPO_STK_GRACE_SECONDS' | 'MALIPO_STK_CONFIRM_SUCCESS'
+  >,
+): Partial<StkPushConfig> {
+  return {
+    deadlineMs: config.MALIPO_STK_DEADLINE_SECONDS * 1000,
+    graceMs: config.MALIPO_STK_GRACE_SECONDS * 1000,
+    confirmSuccessByQuery: config.MALIPO_STK_CONFIRM_SUCCESS,
+  };
+}
