@@ -9,6 +9,7 @@ import type {
   InitiationState,
   PaymentEnvironment,
   STK_INITIATION_ERRORS,
+  StkPushInput,
 } from '../src/domain/stk';
 
 /** The error types `initiateStkPush` may throw (see `STK_INITIATION_ERRORS`). */
@@ -17,27 +18,17 @@ export type StkInitiationErrorType = (typeof STK_INITIATION_ERRORS)[keyof typeof
 // ---------------------------------------------------------------------------------------------
 // initiateStkPush
 
-export interface InitiateStkPushInput {
-  /** `pay_…`; the activity builds the CallBackURL `/hooks/daraja/stk/<paymentId>/<token>` from it. */
-  paymentId: string;
-  merchantId: string;
-  /** The channel whose shortcode, passkey and consumer key/secret the activity loads from the DB. */
-  channelId: string;
-  environment: PaymentEnvironment;
-  /** Whole KES. */
-  amount: number;
-  /** `2547XXXXXXXX` / `2541XXXXXXXX`. */
-  phone: string;
-  /** AccountReference (≤ 12 characters). */
-  reference: string;
-  /** TransactionDesc (≤ 13 characters). */
-  description: string;
+/** The payment fields a push needs, as the workflow received them (see {@link StkPushInput}). */
+export type InitiateStkPushInput = Pick<
+  StkPushInput,
+  'paymentId' | 'merchantId' | 'channelId' | 'environment' | 'amount' | 'phone' | 'reference' | 'description'
+> & {
   /**
    * 1 for the first push of this payment, then 2, 3 … for each re-push the workflow decides on after
    * a definitive phone-busy or transient rejection. Distinct from Temporal's own retry `attempt`.
    */
   pushNumber: number;
-}
+};
 
 /**
  * The business outcome of one push request. Outcomes are returned, never thrown.
