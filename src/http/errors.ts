@@ -47,7 +47,13 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 /** Maps body-parser failures to our codes; anything unknown becomes a 500 without internals. */
+const INTERNAL_MESSAGE = 'Something went wrong on our side; the request id helps us find it';
+
 export function toMalipoError(err: unknown): MalipoError {
+  // an INTERNAL_ERROR never shows its own message: it may name internals
+  if (err instanceof MalipoError && err.code === 'INTERNAL_ERROR') {
+    return new MalipoError('INTERNAL_ERROR', INTERNAL_MESSAGE, { cause: err });
+  }
   if (err instanceof MalipoError) return err;
   const e = err as { type?: string; status?: number; message?: string };
   switch (e?.type) {
