@@ -59,7 +59,6 @@ const EnvSchema = z.object({
   MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   /** Requests per minute per API key on every other authenticated route. */
   MALIPO_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
-  /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */
   /** How long POST /v1/payments/stk-push waits for Daraja's acceptance before answering `pending`. */
   MALIPO_INITIATION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(8000),
   /** Seconds after acceptance before a silent STK payment times out. */
@@ -68,7 +67,18 @@ const EnvSchema = z.object({
   MALIPO_STK_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(1800),
   /** Confirm success callbacks by an STK query before believing them. */
   MALIPO_STK_CONFIRM_SUCCESS: bool(true),
+  /**
+   * Total time one Daraja request may take before the client gives up. A push that times out after
+   * it was sent is ambiguous (never pushed again). Below the initiate activity's 60 s start-to-close.
+   */
+  MALIPO_DARAJA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(50_000).default(30_000),
+  /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */
   MALIPO_RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'postgres']).default('auto'),
+  /**
+   * Test-only: multiplies every wait of the webhook retry schedule (0.001 turns 5 s, 5 min, 30 min
+   * into 5 ms, 300 ms, 1.8 s). Passed to each delivery workflow in its input. Must be 1 in production mode.
+   */
+  MALIPO_WEBHOOK_SCHEDULE_SCALE: z.coerce.number().positive().max(1).default(1),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -101,6 +111,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction) {
     if (!e.MALIPO_PUBLIC_URL) problems.push('MALIPO_PUBLIC_URL: required in production mode');
     if (!e.MALIPO_ENCRYPTION_KEY) problems.push('MALIPO_ENCRYPTION_KEY: required in production mode');
+    if (e.MALIPO_WEBHOOK_SCHEDULE_SCALE !== 1) {
+      problems.push('MALIPO_WEBHOOK_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
+    }
   }
   if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {
     problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together');

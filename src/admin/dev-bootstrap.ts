@@ -34,7 +34,11 @@ export function simulatorBaseUrl(publicUrl: string): string {
 }
 
 export function curlFor(publicUrl: string, apiKey: string): string {
-  return `curl -s ${publicUrl}/v1/channels -H "Authorization: Bearer ${apiKey}"`;
+  // a real payment: the simulated customer behind 0708374149 pays at once
+  return (
+    `curl -s ${publicUrl}/v1/payments/stk-push -H "Authorization: Bearer ${apiKey}" ` +
+    `-H 'Content-Type: application/json' -d '{"phone":"0708374149","amount":10,"reference":"DEMO-1"}'`
+  );
 }
 
 function readFile(file: string): DevCredentials | undefined {

@@ -136,7 +136,9 @@ describe('development bootstrap', () => {
     assert.ok(c);
     assert.match(c.apiKey, /^mlp_test_/);
     assert.match(c.webhookSecret, /^whsec_/);
-    assert.equal(c.curl, `curl -s http://127.0.0.1:3000/v1/channels -H "Authorization: Bearer ${c.apiKey}"`);
+    assert.match(c.curl, /^curl -s http:\/\/127\.0\.0\.1:3000\/v1\/payments\/stk-push /);
+    assert.ok(c.curl.includes(`Authorization: Bearer ${c.apiKey}`));
+    assert.match(c.curl, /"phone":"0708374149"/);
     const auth = await findActiveKey(handle.db, c.apiKey);
     assert.deepEqual(auth?.scopes, ['*']);
     const ch = await handle.db
