@@ -24,7 +24,9 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const mode = deps.config.isProduction ? 'production' : 'development';
-  const starter = temporalDeliveryStarter(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
+  const starter = temporalDeliveryStarter(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, {
+    scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
+  });
   const webhookRepo = new WebhookRepository(deps.db, deps.secretBox, { mode });
   return {
     ...createStkActivities({
@@ -33,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
       logger: deps.logger,
       publicUrl: deps.config.publicUrl,
       callbackSecret: deps.callbackSecret,
+      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
       tokenCache: deps.tokenCache ?? new TokenCache(),
       // a payment's status never waits on its webhooks: this only plans rows and starts workflows
       onEvent: async (eventId) => {

@@ -4,6 +4,11 @@
 export interface DeliverWebhookInput {
   deliveryId: string;
   eventId: string;
+  /**
+   * Test-only: multiplies every wait of the schedule (MALIPO_WEBHOOK_SCHEDULE_SCALE, in (0, 1]).
+   * Absent means 1. Carried in the input, never read from the environment, so replay is deterministic.
+   */
+  scheduleScale?: number;
 }
 
 export interface AttemptDeliveryInput {

@@ -93,6 +93,11 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
     return state;
   };
 
+  // test-only scale (MALIPO_WEBHOOK_SCHEDULE_SCALE), from the input so replay sees the same value
+  const scale =
+    typeof input.scheduleScale === 'number' && input.scheduleScale > 0 && input.scheduleScale <= 1
+      ? input.scheduleScale
+      : 1;
   const firstAt = Date.now();
   for (let attempt = 1; ; attempt++) {
     state.attempts = attempt;
@@ -147,17 +152,18 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
       random: Math.random(),
       statusCode: result.statusCode,
       retryAfterSeconds: result.retryAfterSeconds,
-      elapsedMs: Date.now() - firstAt,
+      elapsedMs: (Date.now() - firstAt) / scale,
     });
     if (next === undefined) return finish('failed', `no 2xx answer after ${attempt} attempts`);
-    entry.nextDelayMs = next.delayMs;
+    const delayMs = scale === 1 ? next.delayMs : Math.round(next.delayMs * scale);
+    entry.nextDelayMs = delayMs;
     entry.delayReason = next.reason;
-    state.nextAttemptAt = new Date(Date.now() + next.delayMs).toISOString();
+    state.nextAttemptAt = new Date(Date.now() + delayMs).toISOString();
     try {
       await noteNextAttempt({ deliveryId: input.deliveryId, at: state.nextAttemptAt });
     } catch (err) {
       log.warn('could not record the next attempt time', { error: message(err) });
     }
-    await sleep(next.delayMs);
+    await sleep(delayMs);
   }
 }

@@ -24,11 +24,21 @@ import { channelRoutes } from './routes/channels';
 import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
 import { paymentRoutes } from './routes/payments';
+import { webhookRoutes } from './routes/webhooks';
 import { PaymentService } from '../payments/service';
 import { stkConfigFrom } from '../payments/settings';
+import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
+import { WebhookRepository } from '../webhooks/repository';
+import type { Resolver } from '../webhooks/ssrf';
 
 /** Every API route, in registration order. Add a route file's list here (see src/http/route.ts). */
-export const API_ROUTES: RouteDef[] = [...healthRoutes, ...channelRoutes, ...keyRoutes, ...paymentRoutes];
+export const API_ROUTES: RouteDef[] = [
+  ...healthRoutes,
+  ...channelRoutes,
+  ...keyRoutes,
+  ...paymentRoutes,
+  ...webhookRoutes,
+];
 
 export interface AppDeps {
   config: Config;
@@ -47,11 +57,18 @@ export interface AppDeps {
   payments: PaymentService;
   /** Mints and checks the tokens in Daraja callback URLs. */
   callbackSecret: string;
+  /** DNS for the webhook SSRF guard (tests inject one); the system resolver by default. */
+  webhookResolver?: Resolver | undefined;
+  /** Webhook endpoints, events and deliveries; the SSRF guard for saved URLs. */
+  webhooks: WebhookRepository;
+  /** Starts delivery workflows (redeliveries); a fake in route tests. */
+  deliveryStarter: DeliveryStarter;
 }
 
-/** What createApp needs; the payment service and callback secret are derived when not given. */
-export type AppInput = Omit<AppDeps, 'payments' | 'callbackSecret'> &
-  Partial<Pick<AppDeps, 'payments' | 'callbackSecret'>>;
+type Derived = 'payments' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
+
+/** What createApp needs; the payment service, callback secret and webhook parts are derived when not given. */
+export type AppInput = Omit<AppDeps, Derived> & Partial<Pick<AppDeps, Derived>>;
 
 /** The callback-token secret: MALIPO_CALLBACK_SECRET, or one derived from the encryption key. */
 export function callbackSecretOf(config: Config, box: SecretBox): string {
@@ -91,6 +108,17 @@ export function createApp(input: AppInput): Express {
         logger: input.logger,
         initiationWaitMs: input.config.MALIPO_INITIATION_WAIT_MS,
         stkConfig: stkConfigFrom(input.config),
+      }),
+    webhooks:
+      input.webhooks ??
+      new WebhookRepository(input.db, input.secretBox, {
+        mode: input.config.isProduction ? 'production' : 'development',
+        ...(input.webhookResolver ? { resolve: input.webhookResolver } : {}),
+      }),
+    deliveryStarter:
+      input.deliveryStarter ??
+      temporalDeliveryStarter(input.temporal, input.config.TEMPORAL_TASK_QUEUE, {
+        scheduleScale: input.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
       }),
   };
   const app = express();

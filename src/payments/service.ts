@@ -5,10 +5,12 @@
 import {
   type Client,
   WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowUpdateHandle,
 } from '@temporalio/client';
-import { type StkCallback } from '../daraja/callbacks';
+import type { StkCallback } from '../daraja/callbacks';
 import type { Db } from '../db';
 import { MalipoError, notFound } from '../domain/errors';
 import { newId } from '../domain/ids';
@@ -61,7 +63,8 @@ const IDEMPOTENCY_SCOPE = 'payments.stk';
 
 /** The state a workflow reported, laid over the stored row (the row may lag by one activity). */
 function overlay(view: PaymentView, state: StkPaymentState | undefined): PaymentView {
-  if (!state || state.version < 1) return view;
+  // a state older than the row (a completed run's first answer, replayed by Temporal) changes nothing
+  if (!state || state.version < 1 || (state.status === 'pending' && view.status !== 'pending')) return view;
   return {
     ...view,
     status: state.status,
@@ -168,6 +171,8 @@ export class PaymentService {
       taskQueue: this.deps.taskQueue,
       // a retried request (same idempotency key, same payment id) joins the running workflow
       workflowIdConflictPolicy: 'USE_EXISTING',
+      // ...and never starts a second run (a second push) once the first has closed
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [
         {
           paymentId: p.id,
@@ -190,11 +195,18 @@ export class PaymentService {
         { key: MalipoAmount, value: p.amount },
       ],
     });
-    const update = await this.deps.temporal.workflow.startUpdateWithStart(awaitInitiationUpdate, {
-      startWorkflowOperation: op,
-      waitForStage: 'ACCEPTED',
-      updateId: `initiation:${p.id}`,
-    });
+    let update: WorkflowUpdateHandle<StkPaymentState>;
+    try {
+      update = await this.deps.temporal.workflow.startUpdateWithStart(awaitInitiationUpdate, {
+        startWorkflowOperation: op,
+        waitForStage: 'ACCEPTED',
+        updateId: `initiation:${p.id}`,
+      });
+    } catch (err) {
+      // The payment's workflow already ran to completion: the stored row is the answer.
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+      throw err;
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([

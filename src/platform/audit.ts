@@ -10,7 +10,15 @@ export type AuditAction =
   | 'channel.create'
   | 'channel.update'
   | 'channel.disable'
-  | 'channel.delete';
+  | 'channel.delete'
+  | 'webhook_endpoint.create'
+  | 'webhook_endpoint.update'
+  | 'webhook_endpoint.delete'
+  | 'webhook_endpoint.rotate_secret'
+  | 'event.redeliver'
+  | 'payment_link.create'
+  | 'payment_link.update'
+  | 'payment_link.disable';
 
 export interface AuditEntry {
   actor: string;

@@ -14,14 +14,25 @@ export interface DeliveryStarter {
 /** The workflow type name, as exported from workflows/index.ts. */
 export const DELIVER_WEBHOOK_WORKFLOW = 'deliverWebhook';
 
-export function temporalDeliveryStarter(client: Client, taskQueue: string): DeliveryStarter {
+export interface DeliveryStarterOptions {
+  /** Test-only (MALIPO_WEBHOOK_SCHEDULE_SCALE): multiplies the schedule's waits; 1 (the default) is left out of the input. */
+  scheduleScale?: number;
+}
+
+export function temporalDeliveryStarter(
+  client: Client,
+  taskQueue: string,
+  opts: DeliveryStarterOptions = {},
+): DeliveryStarter {
+  const scale = opts.scheduleScale;
+  const scaled = scale !== undefined && scale !== 1 ? { scheduleScale: scale } : {};
   return {
     async start(ref) {
       try {
         await client.workflow.start(DELIVER_WEBHOOK_WORKFLOW, {
           taskQueue,
           workflowId: ref.workflowId,
-          args: [{ deliveryId: ref.deliveryId, eventId: ref.eventId }],
+          args: [{ deliveryId: ref.deliveryId, eventId: ref.eventId, ...scaled }],
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         });

@@ -221,6 +221,14 @@ export class WebhookRepository {
     return checked.toString();
   }
 
+  /**
+   * The SSRF guard at save time, for URLs stored elsewhere (a payment's `callbackUrl`): the URL as
+   * normalised, or VALIDATION_ERROR with the reason.
+   */
+  assertUrlAllowed(url: unknown): Promise<string> {
+    return this.#checkUrl(url);
+  }
+
   #view(row: EndpointRow): EndpointView {
     const secrets = parseJson<StoredSecret[]>(row.secrets);
     const now = this.#now().getTime();

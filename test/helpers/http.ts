@@ -76,6 +76,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   logger?: Logger;
   temporal?: Client;
+  /** Further AppInput fields (e.g. `webhookResolver`, `deliveryStarter`), over the defaults above. */
+  overrides?: Partial<AppInput>;
 }
 
 /** A Temporal client stand-in that answers /readyz; routes that start workflows pass a real one. */
@@ -105,6 +107,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     secretBox,
     extraRoutes: opts.extraRoutes,
     rateLimit: opts.rateLimit,
+    ...opts.overrides,
   };
   const app = createApp(deps);
   const server = await new Promise<import('node:http').Server>((resolve) => {

@@ -74,7 +74,11 @@ after(async () => {
   await env?.teardown();
 });
 
-async function run(respond: (attempt: number) => AttemptOutcome, id: string) {
+async function run(
+  respond: (attempt: number) => AttemptOutcome,
+  id: string,
+  extra: { scheduleScale?: number } = {},
+) {
   const { activities, calls } = stubs(respond);
   const taskQueue = `whk-test-${++queueNo}`;
   const worker = await Worker.create({
@@ -88,7 +92,7 @@ async function run(respond: (attempt: number) => AttemptOutcome, id: string) {
     env.client.workflow.execute(deliverWebhook, {
       taskQueue,
       workflowId: id,
-      args: [{ deliveryId: `dlv_${id}`, eventId: 'evt_test' }],
+      args: [{ deliveryId: `dlv_${id}`, eventId: 'evt_test', ...extra }],
     }),
   );
   return { state, calls, wallMs: Date.now() - started };
@@ -153,6 +157,34 @@ describe('deliverWebhook', () => {
     );
     // jitter comes from the seeded Math.random, so the history replays
     await Worker.runReplayHistory({ workflowBundle: bundle }, history, 'whk:evt_always500:we_1');
+  });
+
+  it('scales every wait by the test-only scheduleScale from its input, and replays', async () => {
+    const id = 'whk:evt_scaled:we_1';
+    const { state, calls } = await run(() => fail500, id, { scheduleScale: 0.001 });
+    assert.equal(state.status, 'failed');
+    assert.equal(state.attempts, 10);
+    assert.equal(calls.attempts.length, 10);
+    for (let i = 0; i < 9; i++) {
+      const base = WEBHOOK_RETRY_DELAYS_MS[i]! * 0.001;
+      const chosen = state.log[i]!.nextDelayMs!;
+      assert.ok(
+        chosen >= Math.floor(base * 0.9) && chosen <= Math.ceil(base * 1.1),
+        `delay ${i + 1}: ${chosen} ms`,
+      );
+    }
+    const history = await env.client.workflow.getHandle(id).fetchHistory();
+    const timers = (history.events ?? [])
+      .filter((e) => e.timerStartedEventAttributes)
+      .map((e) => {
+        const t = e.timerStartedEventAttributes!.startToFireTimeout!;
+        return Number(t.seconds) * 1000 + Math.round((t.nanos ?? 0) / 1e6);
+      });
+    assert.deepEqual(
+      timers,
+      state.log.slice(0, 9).map((l) => l.nextDelayMs),
+    );
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
   });
 
   it('stops at once on 410 Gone and asks for the endpoint to be disabled', async () => {

@@ -160,6 +160,8 @@ export const createStkPushRoute = defineRoute({
       });
     }
     const { idempotencyKey: _ignored, ...hashed } = req.body as Record<string, unknown>;
+    // the SSRF guard, as for webhook endpoints: VALIDATION_ERROR with the reason
+    if (body.callbackUrl !== undefined) await deps.webhooks.assertUrlAllowed(body.callbackUrl);
     const result = await deps.payments.createStk(
       auth,
       {
