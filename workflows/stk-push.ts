@@ -12,6 +12,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -119,6 +120,9 @@ interface SuccessClaim {
   cb: StkCallbackSignal;
   queries: number;
 }
+
+/** Marker of the change that keeps a query-settled success listening for its receipt. */
+const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -325,8 +329,12 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   async function listen(): Promise<void> {
     for (;;) {
       while (inbox.length > 0) await judgeCallback(inbox.shift()!);
-      // Rule: nothing moves a payment out of success, so there is nothing left to listen for.
-      if (state.status === 'success') return;
+      // Rule: nothing moves a payment out of success, so there is nothing left to decide; but a
+      // success the STK query settled has no receipt yet, and its callback carries one.
+      if (state.status === 'success') {
+        if (state.mpesaReceipt === undefined && patched(PATCH_RECEIPT_AFTER_QUERY)) await awaitReceipt();
+        return;
+      }
 
       const now = Date.now();
       if (graceUntil === undefined) {
@@ -352,6 +360,38 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       const wakeAt = Math.min(graceUntil ?? deadline, due ?? Number.POSITIVE_INFINITY);
       const version = state.version;
       await condition(() => inbox.length > 0 || state.version !== version, Math.max(1, wakeAt - now));
+    }
+  }
+
+  /**
+   * After a success settled by the STK query (which carries no receipt), listen for the grace
+   * window for the success callback and record its receipt. The status stays `success` and no new
+   * event is created; only the payment row gains `mpesaReceipt` and `transactionDate`.
+   */
+  async function awaitReceipt(): Promise<void> {
+    const until = Date.now() + cfg.graceMs;
+    state.graceUntil = iso(until);
+    for (;;) {
+      while (inbox.length > 0) {
+        const cb = inbox.shift()!;
+        // Rule: only a success callback for this push, for this amount, may complete the receipt.
+        if (
+          cb.checkoutRequestId === state.checkoutRequestId &&
+          outcomeForResultCode(cb.resultCode).kind === 'success' &&
+          typeof cb.receipt === 'string' &&
+          cb.receipt !== '' &&
+          (cb.amount === undefined || Math.round(cb.amount) === input.amount)
+        ) {
+          state.mpesaReceipt = cb.receipt;
+          if (cb.transactionDate !== undefined) state.transactionDate = cb.transactionDate;
+          state.version++;
+          await record('The success callback brought the M-Pesa receipt.', 'callback');
+          return;
+        }
+      }
+      const now = Date.now();
+      if (now >= until) return;
+      await condition(() => inbox.length > 0, until - now);
     }
   }
 

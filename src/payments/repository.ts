@@ -190,6 +190,12 @@ export class PaymentRepository {
    */
   async recordStatus(change: StatusChange): Promise<{ applied: boolean; eventId: string | null }> {
     return this.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('payments')
+        .select('status')
+        .where('id', '=', change.paymentId)
+        .forUpdate()
+        .executeTakeFirst();
       let update = trx
         .updateTable('payments')
         .set({
@@ -217,7 +223,8 @@ export class PaymentRepository {
       const updated = await update.returningAll().executeTakeFirst();
       if (!updated) return { applied: false, eventId: null };
       const type = EVENT_TYPE[change.status];
-      if (type === null) return { applied: true, eventId: null };
+      // One event per status change: a write that only adds detail (a late receipt) creates none.
+      if (type === null || before?.status === change.status) return { applied: true, eventId: null };
       const view = toPaymentView(updated);
       const eventId = newId('event');
       const created = Math.floor(Date.now() / 1000);

@@ -124,6 +124,36 @@ for (const target of testDatabases()) {
       assert.equal(typeof body.created, 'number');
     });
 
+    it('a write that only adds the receipt to a success creates no second event', async () => {
+      const p = newPayment();
+      await repo.createPending(p);
+      const first = await repo.recordStatus({
+        paymentId: p.id,
+        version: 1,
+        status: 'success',
+        resultCode: '0',
+      });
+      assert.ok(first.eventId);
+      const detail = await repo.recordStatus({
+        paymentId: p.id,
+        version: 2,
+        status: 'success',
+        mpesaReceipt: 'TKL9ZZZ1AB',
+        transactionDate: '20261122090634',
+      });
+      assert.deepEqual(detail, { applied: true, eventId: null });
+      assert.equal((await repo.get('mer_a', p.id))?.mpesaReceipt, 'TKL9ZZZ1AB');
+      const events = await handle.db
+        .selectFrom('events')
+        .select('type')
+        .where('payment_id', '=', p.id)
+        .execute();
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['payment.success'],
+      );
+    });
+
     it('keeps undeliverable callbacks in the inbox', async () => {
       await repo.toInbox('stk', 'pay_missing', { Body: { stkCallback: {} } }, 'workflow not found');
       const rows = await handle.db

@@ -448,6 +448,31 @@ describe('stkPush: query and deadline paths', () => {
     });
   });
 
+  it('a success the query settled takes its receipt from the late success callback, with no second success', async () => {
+    const run = newRun();
+    const { acts, calls } = stubs({
+      query: () => final('0', 'The service request is processed successfully.'),
+    });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      // the 20 s query settles it; the workflow then listens for the receipt
+      await env.sleep('25 seconds');
+      assert.equal((await handle.query(paymentStateQuery)).status, 'success');
+      // a callback for another push, or without a receipt, completes nothing
+      await handle.signal(stkCallbackSignal, successCb(run, { checkoutRequestId: 'ws_CO_other' }));
+      await handle.signal(stkCallbackSignal, successCb(run, { receipt: undefined }));
+      await handle.signal(stkCallbackSignal, successCb(run));
+      const done = await handle.result();
+      assert.equal(done.status, 'success');
+      assert.equal(done.mpesaReceipt, 'SA12BCD3EF');
+      assert.equal(done.transactionDate, '20240101120021');
+      assert.deepEqual(statuses(calls), ['pending', 'success', 'success']);
+      const last = calls.record.at(-1)!;
+      assert.equal(last.mpesaReceipt, 'SA12BCD3EF');
+      assert.equal(last.decidedBy, 'callback');
+    });
+  });
+
   it('query "being processed" twice, then a final answer (20 s, 50 s, 95 s)', async () => {
     const run = newRun();
     const { acts, calls } = stubs({
