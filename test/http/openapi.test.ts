@@ -1,6 +1,7 @@
 /** /openapi.json is OpenAPI 3.1, generated from the route definitions, and lists every route express serves. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Express } from 'express';
 import { API_ROUTES, createApp } from '../../src/http/app';
 import { DOCS_UI_PATHS } from '../../src/http/openapi';
@@ -63,6 +64,13 @@ describe('/openapi.json and /docs', () => {
     doc = r.body;
   });
   after(() => t.close());
+
+  it('validates against the OpenAPI 3.1 schema', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    assert.equal(validator.version, '3.1');
+    assert.equal(result.valid, true, JSON.stringify(result.errors));
+  });
 
   it('is a structurally valid OpenAPI 3.1 document', () => {
     assert.match(doc.openapi, /^3\.1\.\d+$/);
