@@ -28,6 +28,14 @@ function banner(r: Running): string {
       '  Try it:',
       `  ${dev.curl}`,
     );
+    if (dev.paymentLinkUrl) {
+      lines.push(
+        '',
+        `  Pay page     ${dev.paymentLinkUrl}   (demo payment link, KES 10)`,
+        `  Handset      ${dev.handsetUrl ?? `${r.config.publicUrl}/sandbox/phone/254708374149`}`,
+        '               0708374149 pays at once; any other 07… number waits for you on /sandbox/phone/<2547…>',
+      );
+    }
   }
   lines.push('', '  Ctrl-C stops everything.', '');
   return lines.join('\n');
@@ -72,6 +80,28 @@ export function buildCli(): Command {
     });
 
   registerAdminCommands(program);
+
+  program
+    .command('bench')
+    .description('measure payments/s, latency and cost on an isolated local stack, against the bare-Temporal floor')
+    .option('--quick', 'short run (about 2 minutes): 6 s per rate, 1,000 held payments')
+    .option('--rates <list>', 'open-loop rates in payments/s, comma-separated', '10,25,50,100')
+    .option('--duration <s>', 'seconds per open-loop rate (default 20; 6 with --quick)')
+    .option('--closed-duration <s>', 'seconds of the closed-loop run (default 30; 12 with --quick)')
+    .option('--concurrency <n>', 'closed-loop concurrency', '32')
+    .option('--hold <n>', 'pending payments in the holding test (default 10000; 1000 with --quick)')
+    .option('--hold-seconds <s>', 'how long they are held (default 30; 10 with --quick)')
+    .option('--no-floor-rates', 'skip the bare workflow at the open-loop rates')
+    .option('--database-url <url>', 'PostgreSQL instead of PGlite (a fresh, empty database)')
+    .option('--worker <json>', 'worker options as JSON, e.g. \'{"maxCachedWorkflows":2000}\'')
+    .option('--label <text>', 'a label stored in the JSON result')
+    .option('--out <dir>', 'results directory (default bench/results)')
+    .action(async (o: import('./bench').BenchOptions) => {
+      const { runBench } = await import('./bench');
+      await runBench(o);
+      process.exit(0);
+    });
+
 
   program
     .command('sandbox')

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { createChannel, updateChannel } from '../platform/channels';
+import { LinkRepository, linkUrl } from '../links/links';
 import { createApiKey, findActiveKey } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
 import type { SecretBox } from '../platform/secret-box';
@@ -24,6 +25,11 @@ export interface DevCredentials {
   webhookSecret: string;
   /** A ready-to-paste request. */
   curl: string;
+  /** The demo payment link (fixed KES 10) and its hosted page. */
+  paymentLinkId?: string;
+  paymentLinkUrl?: string;
+  /** The simulator's handset page of the sandbox test number. */
+  handsetUrl?: string;
 }
 
 /** The simulator's default app: Daraja's public sandbox shortcode and passkey, and documented test keys. */
@@ -113,6 +119,32 @@ export async function ensureDevCredentials(deps: {
         ACTOR,
       );
 
+  // the demo payment link, created once and recreated only when it is gone or disabled
+  let paymentLinkId = saved?.paymentLinkId;
+  const link = paymentLinkId
+    ? await db
+        .selectFrom('payment_links')
+        .select(['id', 'status'])
+        .where('id', '=', paymentLinkId)
+        .where('merchant_id', '=', merchantId)
+        .executeTakeFirst()
+    : undefined;
+  if (link?.status !== 'active') {
+    const links = new LinkRepository(db, secretBox, config.publicUrl);
+    paymentLinkId = (
+      await links.create(
+        { merchantId, environment: 'test' },
+        {
+          title: 'Demo payment',
+          amount: 10,
+          reference: 'DEMO-LINK',
+          description: 'A demo payment link: pay KES 10 with the simulator.',
+        },
+        ACTOR,
+      )
+    ).id;
+  }
+
   const creds: DevCredentials = {
     merchantId,
     channelId: channelId!,
@@ -120,6 +152,9 @@ export async function ensureDevCredentials(deps: {
     apiKey: issued.key,
     webhookSecret: issued.webhookSecret,
     curl: curlFor(config.publicUrl, issued.key),
+    paymentLinkId: paymentLinkId!,
+    paymentLinkUrl: linkUrl(config.publicUrl, paymentLinkId!),
+    handsetUrl: `${config.publicUrl}/sandbox/phone/254708374149`,
   };
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });

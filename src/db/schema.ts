@@ -1,5 +1,6 @@
 /** Table types for the Kysely query layer, one interface per table, composed into `Database`. */
 import type { ColumnType, Generated } from 'kysely';
+import type { LinkTables } from './tables/links';
 import type { PaymentTables } from './tables/payments';
 import type { WebhookTables } from './tables/webhooks';
 
@@ -76,7 +77,7 @@ export interface RateLimitWindowsTable {
   expires_at: number;
 }
 
-export interface Database extends PaymentTables, WebhookTables {
+export interface Database extends PaymentTables, WebhookTables, LinkTables {
   malipo_meta: MetaTable;
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;

@@ -18,13 +18,16 @@ import {
   rateLimit,
 } from './middleware/rate-limit';
 import { openApiRoute, registerDocsUi } from './openapi';
+import { rejectNul } from './middleware/reject-nul';
 import { requestId } from './request-id';
 import { mountRoutes, type RouteDef } from './route';
 import { channelRoutes } from './routes/channels';
 import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
+import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentRoutes } from './routes/payments';
 import { webhookRoutes } from './routes/webhooks';
+import { createPayRouter } from '../links/router';
 import { PaymentService } from '../payments/service';
 import { stkConfigFrom } from '../payments/settings';
 import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
@@ -37,6 +40,7 @@ export const API_ROUTES: RouteDef[] = [
   ...channelRoutes,
   ...keyRoutes,
   ...paymentRoutes,
+  ...paymentLinkRoutes,
   ...webhookRoutes,
 ];
 
@@ -144,9 +148,12 @@ export function createApp(input: AppInput): Express {
   app.use(helmet());
 
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
+  // the public pay pages (HTML forms, per-IP limits) parse their own bodies, so they come before requireJson
+  app.use('/pay', createPayRouter(deps, { store: rateLimitStore(deps), now: deps.rateLimit?.now }));
 
   app.use(requireJson);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
+  app.use(rejectNul);
 
   const limits = {
     creation: deps.config.MALIPO_RATE_LIMIT_CREATE_PER_MINUTE,

@@ -4,10 +4,12 @@ import * as m001 from './001_foundation';
 import * as m002 from './002_platform';
 import * as m003 from './003_payments';
 import * as m004 from './004_webhooks';
+import * as m005 from './005_payment_links';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
   '002_platform': m002,
   '003_payments': m003,
   '004_webhooks': m004,
+  '005_payment_links': m005,
 };

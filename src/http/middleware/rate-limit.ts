@@ -4,7 +4,7 @@
  * is shared by every API process on one DATABASE_URL, incremented with one atomic upsert per request.
  * Answers carry `RateLimit-Limit/Remaining/Reset`; a refusal is 429 RATE_LIMIT_EXCEEDED with `Retry-After`.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../../db';
 import { MalipoError } from '../../domain/errors';
@@ -90,6 +90,49 @@ export function rateLimit(cls: RateLimitClass, opts: RateLimitOptions): RequestH
     res.setHeader('RateLimit-Reset', String(resetSeconds));
     if (count > limit) {
       throw new MalipoError('RATE_LIMIT_EXCEEDED', `Too many requests: ${limit} per minute for this key`, {
+        headers: { 'Retry-After': String(resetSeconds) },
+        retryable: true,
+      });
+    }
+    next();
+  };
+}
+
+export interface IpRateLimitOptions {
+  store: RateLimitStore;
+  /** Requests per window per client IP. */
+  limit: number;
+  /** Counts separately from other per-IP limits (`pay.submit`, `pay.view`, …). */
+  bucket: string;
+  windowMs?: number;
+  now?: () => number;
+  /** Answers a refusal (an HTML page, say); by default 429 RATE_LIMIT_EXCEEDED in the envelope. */
+  onLimited?: (req: Request, res: Response, retryAfterSeconds: number) => void;
+}
+
+/**
+ * Per-IP limits for public routes (no key to count by). The IP is the socket's address: `trust proxy`
+ * is off, so a client cannot pick its bucket with X-Forwarded-For.
+ */
+export function ipRateLimit(opts: IpRateLimitOptions): RequestHandler {
+  const windowMs = opts.windowMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  return async (req, res, next) => {
+    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const t = now();
+    const windowStart = Math.floor(t / windowMs) * windowMs;
+    const count = await opts.store.hit(`ip:${ip}:${opts.bucket}`, windowStart, windowMs);
+    const resetSeconds = Math.max(1, Math.ceil((windowStart + windowMs - t) / 1000));
+    res.setHeader('RateLimit-Limit', String(opts.limit));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, opts.limit - count)));
+    res.setHeader('RateLimit-Reset', String(resetSeconds));
+    if (count > opts.limit) {
+      if (opts.onLimited) {
+        res.setHeader('Retry-After', String(resetSeconds));
+        opts.onLimited(req, res, resetSeconds);
+        return;
+      }
+      throw new MalipoError('RATE_LIMIT_EXCEEDED', 'Too many requests from this address; try again shortly', {
         headers: { 'Retry-After': String(resetSeconds) },
         retryable: true,
       });
