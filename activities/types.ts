@@ -9,6 +9,7 @@ import type {
   InitiationState,
   PaymentEnvironment,
   STK_INITIATION_ERRORS,
+  StkPaymentState,
   StkPushInput,
 } from '../src/domain/stk';
 
@@ -116,30 +117,27 @@ export type QueryStkStatusResult =
  * event `payment.success` / `payment.failed` / `payment.needs_review` when `status` is final.
  * `pending` snapshots (the acceptance, carrying `checkoutRequestId`) append no event.
  */
-export interface RecordPaymentStatusInput {
-  paymentId: string;
-  /** Strictly increasing per payment, starting at 1 (the API's insert is version 0). */
-  version: number;
-  status: PaymentStatus;
-  initiation: InitiationState;
-  checkoutRequestId?: string | undefined;
-  merchantRequestId?: string | undefined;
-  mpesaReceipt?: string | undefined;
-  /** `YYYYMMDDHHmmss` Nairobi time, as the callback sent it. */
-  transactionDate?: string | undefined;
-  resultCode?: string | undefined;
-  resultDesc?: string | undefined;
-  /** Set exactly when `status` is `failed`. */
-  failureReason?: FailureReason | undefined;
-  /** Set exactly when `status` is `needs_review`. */
-  reviewReason?: ReviewReason | undefined;
-  /** Who decided (callback, query, deadline, initiation). */
-  decidedBy?: DecisionSource | undefined;
+export type RecordPaymentStatusInput = Pick<
+  StkPaymentState,
+  | 'paymentId'
+  | 'version'
+  | 'status'
+  | 'initiation'
+  | 'checkoutRequestId'
+  | 'merchantRequestId'
+  | 'mpesaReceipt'
+  | 'transactionDate'
+  | 'resultCode'
+  | 'resultDesc'
+  | 'failureReason'
+  | 'reviewReason'
+  | 'decidedBy'
+> & {
   /** Why, in one sentence (stored on the event for operators). */
   reason: string;
   /** ISO instant of the change in workflow time (deterministic; use it rather than the DB clock if you like). */
   changedAt: string;
-}
+};
 
 export interface RecordPaymentStatusResult {
   /** False when the row already had this or a newer version (a retry or a stale write). */
