@@ -3,10 +3,7 @@
  * returns an object that satisfies {@link StkActivities}; the workflow imports these types and nothing else.
  * Every input and output is a plain, JSON-serialisable object (it is written into workflow history).
  */
-import type { FailureReason, PaymentStatus, ReviewReason } from '../src/domain/payment';
 import type {
-  DecisionSource,
-  InitiationState,
   PaymentEnvironment,
   STK_INITIATION_ERRORS,
   StkPaymentState,
