@@ -123,6 +123,8 @@ interface SuccessClaim {
 
 /** Marker of the change that keeps a query-settled success listening for its receipt. */
 const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
+/** Marker of the change that keeps querying through the grace window after an unanswered deadline. */
+const PATCH_QUERY_IN_GRACE = 'query-in-grace-after-timeout';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -158,6 +160,8 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   let nextQueryAt: number | undefined;
   let queryInterval = cfg.firstQueryDelayMs;
   let queryErrors = 0;
+  /** After a timeout nobody answered, keep asking Daraja until it gives a final answer. */
+  let reconcileUntilFinal = false;
 
   // ---- handlers -----------------------------------------------------------------------------
 
@@ -407,6 +411,9 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
     if (state.checkoutRequestId === undefined) return undefined;
     // Rule: a success claim is re-checked soon, in the wait and in the grace window alike.
     if (claim) return nextQueryAt;
+    // Rule: a timeout is our guess, and callbacks can be lost: until Daraja's query gives a final
+    // answer, it is asked again through the grace window.
+    if (reconcileUntilFinal && graceUntil !== undefined) return nextQueryAt;
     // Rule: after a decision (or once errors exceed the bound) only callbacks are awaited.
     if (graceUntil !== undefined || state.status !== 'pending' || queryErrors >= cfg.maxQueryErrors)
       return undefined;
@@ -415,6 +422,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
 
   async function timedQuery(): Promise<void> {
     const answer = await runQuery();
+    if (answer.kind === 'final') reconcileUntilFinal = false;
     await applyQueryAnswer(answer);
     // Rule: "being processed" or an error → ask again later, backing off 20 s, 30 s, 45 s … capped.
     queryInterval = Math.min(queryInterval * cfg.queryBackoffCoefficient, cfg.maxQueryIntervalMs);
@@ -449,6 +457,10 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       decidedBy: 'deadline',
       message: 'The customer did not complete the payment before the deadline.',
     });
+    if (patched(PATCH_QUERY_IN_GRACE)) {
+      reconcileUntilFinal = true;
+      nextQueryAt = Date.now() + queryInterval;
+    }
   }
 
   // ---- believing ----------------------------------------------------------------------------

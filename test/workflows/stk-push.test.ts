@@ -493,7 +493,8 @@ describe('stkPush: query and deadline paths', () => {
       const done = await (await start(run)).result();
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'timeout');
-      assert.equal(calls.query.length, 2);
+      const untilDeadline = secondsApart(calls.query).filter((t) => t <= 180);
+      assert.equal(untilDeadline.length, 2, 'during the wait it stops asking after two errors');
     });
   });
 
@@ -506,12 +507,37 @@ describe('stkPush: query and deadline paths', () => {
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'timeout');
       assert.equal(done.decidedBy, 'deadline');
-      assert.deepEqual(secondsApart(calls.query), [20, 50, 95, 155, 180]);
+      const times = secondsApart(calls.query);
+      assert.deepEqual(times.slice(0, 5), [20, 50, 95, 155, 180]);
+      // then, because nobody answered, Daraja is asked about every minute through the 30-minute grace window
+      const later = times.slice(5);
+      assert.equal(later[0], 240);
+      for (let i = 1; i < later.length; i++) {
+        const gap = later[i]! - later[i - 1]!;
+        assert.ok(gap >= 59 && gap <= 62, `gap ${gap} s between grace-window queries`);
+      }
+      assert.ok(later.length >= 28 && later.at(-1)! <= 180 + 30 * 60, `${later.length} grace-window queries`);
       assert.deepEqual(statuses(calls), ['pending', 'failed/timeout']);
       const started = Date.parse(done.acceptedAt!);
       assert.equal(Date.parse(done.graceUntil!) - Date.parse(done.settledAt!), 30 * 60_000);
       assert.equal(Date.parse(done.deadlineAt!) - started, 3 * 60_000);
       await keepHistory('timeout', handle);
+    });
+  });
+
+  it('a timeout nobody answered keeps querying in the grace window; a success found there wins', async () => {
+    const run = newRun();
+    // the callback was lost and the first queries fail or say "being processed"
+    const { acts, calls } = stubs({
+      query: (_i, n) =>
+        n <= 5 ? (n % 2 ? PENDING : { kind: 'unavailable', message: 'HTTP 503' }) : final('0'),
+    });
+    await withWorker(run, acts, async () => {
+      const done = await (await start(run)).result();
+      assert.equal(done.status, 'success');
+      assert.equal(done.decidedBy, 'query');
+      assert.deepEqual(secondsApart(calls.query), [20, 50, 95, 155, 180, 240]);
+      assert.deepEqual(statuses(calls), ['pending', 'failed/timeout', 'success']);
     });
   });
 
@@ -521,7 +547,8 @@ describe('stkPush: query and deadline paths', () => {
     const { acts, calls } = stubs({ query: () => (paid ? final('0') : PENDING) });
     await withWorker(run, acts, async () => {
       const [handle] = await startAndAwaitInitiation(run);
-      await env.sleep('4 minutes');
+      // after the 180 s deadline, before the first grace-window query (240 s)
+      await env.sleep('210 seconds');
       const timedOut = await handle.query(paymentStateQuery);
       assert.equal(timedOut.status, 'failed');
       assert.equal(timedOut.failureReason, 'timeout');
