@@ -301,7 +301,24 @@ export class PaymentRepository {
   async toInbox(kind: string, paymentId: string, body: unknown, error: string): Promise<void> {
     await this.db
       .insertInto('callback_inbox')
-      .values({ kind, payment_id: paymentId, body: JSON.stringify(body ?? null), error })
+      .values({
+        kind,
+        payment_id: paymentId,
+        body: JSON.stringify(withoutNul(body ?? null)),
+        error: error.replaceAll('\u0000', '\uFFFD'),
+      })
       .execute();
   }
+}
+
+/** PostgreSQL text and jsonb cannot hold U+0000: keep anything received, with NUL shown as U+FFFD. */
+export function withoutNul(v: unknown): unknown {
+  if (typeof v === 'string') return v.replaceAll('\u0000', '\uFFFD');
+  if (Array.isArray(v)) return v.map(withoutNul);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k.replaceAll('\u0000', '\uFFFD'), withoutNul(x)]),
+    );
+  }
+  return v;
 }

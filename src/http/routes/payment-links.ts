@@ -45,12 +45,10 @@ const PaymentLinkSchema = z
   .object({
     id: z.string().meta({ example: 'lnk_7Hq2mX9pL4vR8sT1wY3zK6' }),
     object: z.literal('payment_link'),
-    url: z
-      .string()
-      .meta({
-        description: 'The hosted pay page to share',
-        example: 'https://pay.example.com/pay/lnk_7Hq2mX9pL4vR8sT1wY3zK6',
-      }),
+    url: z.string().meta({
+      description: 'The hosted pay page to share',
+      example: 'https://pay.example.com/pay/lnk_7Hq2mX9pL4vR8sT1wY3zK6',
+    }),
     title: z.string(),
     description: z.string().nullable(),
     reference: z.string(),

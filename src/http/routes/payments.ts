@@ -11,7 +11,7 @@ import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { FAILURE_REASONS, PAYMENT_STATUSES } from '../../domain/payment';
 import { normalizePhone } from '../../domain/phone';
 import { isValidIdempotencyKey } from '../../payments/idempotency';
-import { decodeCursor, type PaymentView } from '../../payments/repository';
+import { decodeCursor, type PaymentView, withoutNul } from '../../payments/repository';
 import { verifyCallbackToken } from '../../payments/callback-token';
 import { defineRoute } from '../route';
 import { idParams, Timestamp } from '../schemas';
@@ -287,18 +287,20 @@ export const stkCallbackRoute = defineRoute({
       req.log?.warn({ paymentId: params.paymentId }, 'stk callback with a wrong token refused');
       throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(params.token, '…')}`);
     }
-    const parsed = parseStkCallback(body);
+    // NUL cannot be stored (text/jsonb) and is never in a genuine callback: keep it visible as U+FFFD
+    const clean = withoutNul(body);
+    const parsed = parseStkCallback(clean);
     if (!parsed.ok) {
       await deps.payments.repo.toInbox(
         'stk',
         params.paymentId,
-        body,
+        clean,
         `unparseable callback: ${parsed.error}`,
       );
       req.log?.warn({ paymentId: params.paymentId }, 'unparseable stk callback kept in the inbox');
       return reply(200, ACK);
     }
-    const outcome = await deps.payments.deliverCallback(params.paymentId, parsed.value, body);
+    const outcome = await deps.payments.deliverCallback(params.paymentId, parsed.value, clean);
     req.log?.info(
       { paymentId: params.paymentId, resultCode: parsed.value.resultCode, outcome },
       'stk callback',

@@ -1,0 +1,559 @@
+/**
+ * `malipo chaos`: drives payments across every scenario phone on a stack of separate processes
+ * (Temporal dev server on a SQLite file, API and worker processes, PostgreSQL), with the simulator
+ * and a flaky webhook receiver in this process, while injecting faults, forged callbacks and SIGKILLs.
+ * Then it checks the invariants against the simulator's ledger, the database and the receiver's log.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase } from '../db';
+import { callbackToken } from '../payments/callback-token';
+import { createChannel } from '../platform/channels';
+import { createApiKey } from '../platform/keys';
+import { createMerchant } from '../platform/merchants';
+import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
+import { DEFAULT_APP, SCENARIOS, startSandboxServer } from '../sandbox';
+import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
+import { verifyWebhook } from '../webhooks';
+import { createDatabase, dropDatabase, type MalipoProcess, postgresServer, spawnMalipo } from './processes';
+
+export interface ChaosOptions {
+  payments: number;
+  databaseUrl?: string | undefined;
+  workers: number;
+  apis: number;
+  workerKills: number;
+  apiKills: number;
+  temporalRestarts: number;
+  concurrency: number;
+  seed: number;
+  deadlineSeconds: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  violations: string[];
+  table: string;
+  wallSeconds: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the API
+type Json = any;
+
+interface Window {
+  what: string;
+  from: number;
+  to: number;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`[chaos] ${l}\n`));
+  const t0 = Date.now();
+  const violations: string[] = [];
+  const violate = (v: string) => {
+    if (violations.length < 10_000) violations.push(v);
+  };
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'malipo-chaos-'));
+  const procs: MalipoProcess[] = [];
+  const windows: Window[] = [];
+  const counters = {
+    workerKills: 0,
+    apiKills: 0,
+    temporalRestarts: 0,
+    forgedWrongToken: 0,
+    forgedWrongTokenAccepted: 0,
+    forgedSuccess: 0,
+    idempotentReplays: 0,
+    apiRetries: 0,
+    api5xx: 0,
+    api5xxInWindows: 0,
+    receiver500: 0,
+    receiverHung: 0,
+    receiverOk: 0,
+  };
+  try {
+    // ---- the stack -------------------------------------------------------------------------------
+    const pg = await postgresServer(o.databaseUrl ?? process.env.MALIPO_TEST_DATABASE_URL);
+    cleanups.push(() => pg.stop());
+    const dbName = `malipo_chaos_${crypto.randomBytes(5).toString('hex')}`;
+    const dbUrl = await createDatabase(pg.url, dbName);
+    cleanups.push(() => dropDatabase(pg.url, dbName));
+    const db = await openDatabase({ url: dbUrl });
+    cleanups.push(() => db.close());
+
+    const temporalPort = await freePort();
+    const dbFile = path.join(dir, 'temporal.db');
+    let temporal: DevServer = await startDevServer({ dbFile, port: temporalPort, uiPort: null });
+    cleanups.push(() => temporal.stop());
+
+    const sandbox = await startSandboxServer({
+      port: 0,
+      seed: o.seed,
+      callbackDelayMs: 300,
+      duplicateCallbackGapMs: 250,
+      lateCallbackDelayMs: 6000,
+      slowResponseMs: 6000,
+      promptTimeoutMs: 120_000,
+    });
+    cleanups.push(() => sandbox.close());
+    const state = sandbox.sandbox.state;
+
+    // the receiver: 500 to 30 %, never answers 5 %
+    const received: Array<{ id: string; body: string; headers: http.IncomingHttpHeaders }> = [];
+    const hung: http.ServerResponse[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({
+          id: String(req.headers['webhook-id']),
+          body: Buffer.concat(chunks).toString(),
+          headers: req.headers,
+        });
+        const r = Math.random();
+        if (r < 0.05) {
+          counters.receiverHung++;
+          hung.push(res);
+        } else if (r < 0.35) {
+          counters.receiver500++;
+          res.statusCode = 500;
+          res.end();
+        } else {
+          counters.receiverOk++;
+          res.statusCode = 204;
+          res.end();
+        }
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(async () => {
+      for (const h of hung) h.destroy();
+      receiver.closeAllConnections();
+      await new Promise((r) => receiver.close(() => r(undefined)));
+    });
+    const recvUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+    const encryptionKey = crypto.randomBytes(32).toString('hex');
+    const callbackSecret = crypto.randomBytes(32).toString('hex');
+    const box = new SecretBox(parseEncryptionKey(encryptionKey));
+    const apiPorts = await Promise.all(Array.from({ length: o.apis }, () => freePort()));
+    const apiUrls = apiPorts.map((p) => `http://127.0.0.1:${p}`);
+    const baseEnv: Record<string, string> = {
+      MALIPO_MODE: 'development',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: dbUrl,
+      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+      TEMPORAL_TASK_QUEUE: 'malipo-chaos',
+      MALIPO_ENCRYPTION_KEY: encryptionKey,
+      MALIPO_CALLBACK_SECRET: callbackSecret,
+      // Daraja's callbacks go to the first API (a killed API loses them: the STK query reconciles)
+      MALIPO_PUBLIC_URL: apiUrls[0] as string,
+      MALIPO_WEBHOOK_SCHEDULE_SCALE: '0.001',
+      MALIPO_STK_DEADLINE_SECONDS: String(o.deadlineSeconds),
+      MALIPO_STK_GRACE_SECONDS: '120',
+      MALIPO_INITIATION_WAIT_MS: '8000',
+      MALIPO_DARAJA_TIMEOUT_MS: '3000',
+      MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000',
+      MALIPO_RATE_LIMIT_PER_MINUTE: '1000000',
+      MALIPO_SANDBOX: 'false',
+      MALIPO_DATA_DIR: dir,
+    };
+    const startApi = async (i: number) => {
+      const p = spawnMalipo(`api${i}`, ['api'], { ...baseEnv, PORT: String(apiPorts[i]), HOST: '127.0.0.1' });
+      procs.push(p);
+      await p.waitFor(/api listening/, 120_000);
+      return p;
+    };
+    const startWorker = async (i: number) => {
+      const p = spawnMalipo(`worker${i}`, ['worker'], baseEnv);
+      procs.push(p);
+      await p.waitFor(/worker running/, 180_000);
+      return p;
+    };
+    cleanups.push(async () => {
+      for (const p of procs) await p.kill('SIGKILL');
+    });
+    log(`starting ${o.apis} API and ${o.workers} worker processes`);
+    const apis = await Promise.all(Array.from({ length: o.apis }, (_, i) => startApi(i)));
+    const workers = await Promise.all(Array.from({ length: o.workers }, (_, i) => startWorker(i)));
+
+    const actor = { actor: 'chaos' };
+    const merchant = await createMerchant(db.db, { name: 'Chaos shop' }, actor);
+    await createChannel(
+      db.db,
+      box,
+      merchant.id,
+      {
+        name: 'Simulator',
+        type: 'paybill',
+        shortcode: DEFAULT_APP.shortcode,
+        environment: 'simulator',
+        baseUrl: `${sandbox.url}/sandbox/daraja`,
+        isDefault: true,
+        passkey: DEFAULT_APP.passkey,
+        consumerKey: DEFAULT_APP.consumerKey,
+        consumerSecret: DEFAULT_APP.consumerSecret,
+      },
+      actor,
+    );
+    const key = (
+      await createApiKey(db.db, box, { merchantId: merchant.id, environment: 'test', scopes: ['*'] }, actor)
+    ).key;
+
+    const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const base = apiUrls[Math.floor(Math.random() * apiUrls.length)] as string;
+      const res = await fetch(base + p, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await res.text();
+      let parsed: Json;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text };
+    };
+    const inWindow = (at: number) => windows.some((w) => at >= w.from - 1000 && at <= w.to + 2000);
+
+    const ep = await call('POST', '/v1/webhook-endpoints', { url: `${recvUrl}/hook`, events: ['*'] });
+    if (ep.status !== 201) throw new Error(`could not register the receiver: ${ep.status} ${ep.text}`);
+    const endpointSecret: string = ep.body.secret;
+
+    // faults from here on
+    state.setFaults({
+      pushError: 0.1,
+      dropCallback: 0.2,
+      duplicateCallback: 0.1,
+      lateCallback: 0.1,
+      queryError: 0.05,
+      ambiguousPush: 0.02,
+    });
+
+    // ---- the chaos schedule ------------------------------------------------------------------------
+    const events: Array<{ at: number; run: () => Promise<void> }> = [];
+    const frac = (k: number, n: number) => (k + 1) / (n + 1);
+    for (let k = 0; k < o.workerKills; k++) {
+      events.push({
+        at: frac(k, o.workerKills),
+        run: async () => {
+          const i = k % workers.length;
+          log(`SIGKILL worker${i}`);
+          await workers[i]?.kill('SIGKILL');
+          counters.workerKills++;
+          await sleep(2000);
+          workers[i] = await startWorker(i);
+        },
+      });
+    }
+    for (let k = 0; k < o.apiKills; k++) {
+      events.push({
+        at: frac(k, o.apiKills) * 0.9 + 0.03,
+        run: async () => {
+          const i = (k + 1) % apis.length;
+          const w: Window = { what: `api${i} kill`, from: Date.now(), to: Number.POSITIVE_INFINITY };
+          windows.push(w);
+          log(`SIGKILL api${i}`);
+          await apis[i]?.kill('SIGKILL');
+          counters.apiKills++;
+          await sleep(1000);
+          apis[i] = await startApi(i);
+          w.to = Date.now();
+        },
+      });
+    }
+    for (let k = 0; k < o.temporalRestarts; k++) {
+      events.push({
+        at: 0.5 + k * 0.1,
+        run: async () => {
+          const w: Window = { what: 'temporal restart', from: Date.now(), to: Number.POSITIVE_INFINITY };
+          windows.push(w);
+          log('restarting the Temporal dev server (SIGKILL, same SQLite file)');
+          temporal.process.kill('SIGKILL');
+          await new Promise((r) =>
+            temporal.process.exitCode !== null ? r(undefined) : temporal.process.once('exit', r),
+          );
+          temporal = await startDevServer({
+            dbFile,
+            port: temporalPort,
+            uiPort: null,
+            readyTimeoutMs: 60_000,
+          });
+          counters.temporalRestarts++;
+          w.to = Date.now();
+        },
+      });
+    }
+    events.sort((a, b) => a.at - b.at);
+
+    // ---- driving -------------------------------------------------------------------------------------
+    const run = crypto.randomBytes(3).toString('hex');
+    const created = new Map<number, { id: string; amount: number; phone: string }>();
+    const extraIds = new Set<string>();
+    const sent = { n: 0 };
+    const chaosTasks: Array<Promise<void>> = [];
+    let next = 0;
+    const drive = async (i: number) => {
+      const sc = SCENARIOS[i % SCENARIOS.length] as (typeof SCENARIOS)[number];
+      const body = { phone: sc.phone, amount: 10 + (i % 97), reference: `CH${run}${i}`.slice(0, 12) };
+      const idem = `chaos-${run}-${i}`;
+      for (let attempt = 0; ; attempt++) {
+        let r: Awaited<ReturnType<typeof call>> | undefined;
+        try {
+          r = await call('POST', '/v1/payments/stk-push', body, { 'idempotency-key': idem });
+        } catch {
+          r = undefined;
+        }
+        if (r && r.status >= 500) {
+          counters.api5xx++;
+          if (inWindow(Date.now())) counters.api5xxInWindows++;
+          else violate(`API ${r.status} outside a kill window for payment #${i}: ${r.text.slice(0, 200)}`);
+        }
+        if (r && r.status === 202) {
+          created.set(i, { id: r.body.id, amount: body.amount, phone: sc.phone });
+          break;
+        }
+        if (r && r.status >= 400 && r.status < 500 && r.status !== 409 && r.status !== 429) {
+          violate(`payment #${i} refused ${r.status}: ${r.text.slice(0, 200)}`);
+          return;
+        }
+        if (attempt > 60) {
+          violate(`payment #${i} never accepted`);
+          return;
+        }
+        counters.apiRetries++;
+        await sleep(500 + attempt * 250);
+      }
+      // every 10th: a retry after success must replay the same payment
+      if (i % 10 === 0) {
+        try {
+          const again = await call('POST', '/v1/payments/stk-push', body, { 'idempotency-key': idem });
+          counters.idempotentReplays++;
+          if (again.status === 202 && again.body.id !== created.get(i)?.id) extraIds.add(again.body.id);
+        } catch {
+          // an API kill: fine
+        }
+      }
+    };
+    const workersDone: Array<Promise<void>> = [];
+    for (let c = 0; c < o.concurrency; c++) {
+      workersDone.push(
+        (async () => {
+          while (next < o.payments) {
+            const i = next++;
+            sent.n++;
+            while (events.length > 0 && (events[0]?.at ?? 2) <= sent.n / o.payments) {
+              const e = events.shift() as (typeof events)[number];
+              chaosTasks.push(e.run().catch((err) => violate(`chaos step failed: ${String(err)}`)));
+            }
+            await drive(i);
+          }
+        })(),
+      );
+    }
+    await Promise.all(workersDone);
+    for (const e of events.splice(0))
+      chaosTasks.push(e.run().catch((err) => violate(`chaos step failed: ${String(err)}`)));
+    await Promise.all(chaosTasks);
+    log(`${created.size} payments accepted in ${((Date.now() - t0) / 1000).toFixed(0)} s; forging callbacks`);
+
+    // ---- forged callbacks ---------------------------------------------------------------------------
+    const forgedTargets = [...created.values()].filter((_, k) => k % 20 === 0);
+    for (const p of forgedTargets) {
+      const cb = (receipt: string) => ({
+        Body: {
+          stkCallback: {
+            MerchantRequestID: 'forged',
+            CheckoutRequestID: 'ws_CO_forged',
+            ResultCode: 0,
+            ResultDesc: 'The service request is processed successfully.',
+            CallbackMetadata: {
+              Item: [
+                { Name: 'Amount', Value: p.amount },
+                { Name: 'MpesaReceiptNumber', Value: receipt },
+                { Name: 'TransactionDate', Value: 20250101120000 },
+                { Name: 'PhoneNumber', Value: Number(p.phone) },
+              ],
+            },
+          },
+        },
+      });
+      try {
+        const wrong = await fetch(`${apiUrls[0]}/hooks/daraja/stk/${p.id}/${'A'.repeat(43)}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(cb('FORGEDWRONG')),
+        });
+        counters.forgedWrongToken++;
+        if (wrong.status !== 404) counters.forgedWrongTokenAccepted++;
+        const right = await fetch(
+          `${apiUrls[0]}/hooks/daraja/stk/${p.id}/${callbackToken(callbackSecret, 'stk', p.id)}`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(cb('FORGEDRIGHT')),
+          },
+        );
+        counters.forgedSuccess++;
+        if (right.status !== 200) violate(`forged callback answered ${right.status}`);
+      } catch {
+        // the API restarting
+      }
+    }
+    if (counters.forgedWrongTokenAccepted > 0)
+      violate(`${counters.forgedWrongTokenAccepted} wrong-token callbacks not refused`);
+
+    // ---- waiting for final states -----------------------------------------------------------------
+    const deadline = Date.now() + (o.deadlineSeconds + 240) * 1000;
+    log(`waiting for every payment to be final (until ${new Date(deadline).toISOString()})`);
+    const ids = [...created.values()].map((p) => p.id);
+    let rows: Json[] = [];
+    for (;;) {
+      rows = await db.db.selectFrom('payments').selectAll().where('merchant_id', '=', merchant.id).execute();
+      const pending = rows.filter((r) => r.status === 'pending').length;
+      if (pending === 0 || Date.now() > deadline) break;
+      await sleep(3000);
+    }
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    const ledger = state.ledger();
+    const pushesByPayment = new Map<string, typeof ledger.pushes>();
+    for (const push of ledger.pushes) {
+      const m = /\/hooks\/daraja\/stk\/(pay_[0-9A-Za-z]+)\//.exec(push.callbackUrl);
+      if (!m?.[1]) continue;
+      const list = pushesByPayment.get(m[1]) ?? [];
+      list.push(push);
+      pushesByPayment.set(m[1], list);
+    }
+    const outcomes: Record<string, number> = {};
+    let successNullReceipt = 0;
+    let unknowablePaid = 0;
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (!row) {
+        violate(`${id}: no row`);
+        continue;
+      }
+      outcomes[row.status] = (outcomes[row.status] ?? 0) + 1;
+      if (row.status === 'pending') {
+        violate(`${id}: still pending at the deadline`);
+        continue;
+      }
+      const pushes = pushesByPayment.get(id) ?? [];
+      if (pushes.length > 1) violate(`${id}: ${pushes.length} accepted pushes`);
+      const paid = pushes.find((p) => p.customerAction === 'paid');
+      if (paid) {
+        // Unknowable, not a violation: the push response was lost (no CheckoutRequestID) and no
+        // callback ever arrived, so nothing names the payment; Malipo must say needs_review.
+        const unknowable = paid.responseDelayed && !paid.callbacks.some((c) => c.ok);
+        if (unknowable && row.status === 'needs_review') unknowablePaid++;
+        else if (row.status !== 'success') violate(`${id}: customer paid but status ${row.status}`);
+        else {
+          if (row.amount !== paid.amount) violate(`${id}: amount ${row.amount} ≠ ${paid.amount}`);
+          if (row.mpesa_receipt === null) successNullReceipt++;
+          else if (row.mpesa_receipt !== paid.receipt)
+            violate(`${id}: receipt ${row.mpesa_receipt} ≠ ${paid.receipt}`);
+        }
+      } else if (row.status === 'success') violate(`${id}: success but the customer never paid`);
+      if (String(row.mpesa_receipt ?? '').startsWith('FORGED'))
+        violate(`${id}: a forged receipt was believed`);
+    }
+    const total = await db.db
+      .selectFrom('payments')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('merchant_id', '=', merchant.id)
+      .executeTakeFirstOrThrow();
+    if (Number(total.n) !== created.size)
+      violate(`${total.n} payment rows for ${created.size} distinct requests`);
+    if (extraIds.size > 0) violate(`${extraIds.size} idempotent retries created another payment`);
+
+    // ---- webhooks ---------------------------------------------------------------------------------
+    const finalEvents = await db.db
+      .selectFrom('events')
+      .select(['id', 'payment_id', 'type'])
+      .where('merchant_id', '=', merchant.id)
+      .execute();
+    const whDeadline = Date.now() + 240_000;
+    const seen = () => new Set(received.map((r) => r.id));
+    while ([...finalEvents].some((e) => !seen().has(e.id)) && Date.now() < whDeadline) await sleep(3000);
+    const got = seen();
+    const missing = finalEvents.filter((e) => !got.has(e.id));
+    for (const e of missing.slice(0, 20)) violate(`event ${e.id} (${e.type}) never reached the receiver`);
+    if (missing.length > 20) violate(`… and ${missing.length - 20} more events never reached the receiver`);
+    const bodies = new Map<string, string>();
+    let unverified = 0;
+    for (const r of received) {
+      try {
+        verifyWebhook(r.body, r.headers as Record<string, string>, endpointSecret, {
+          toleranceSeconds: 3600,
+        });
+      } catch {
+        unverified++;
+      }
+      const b = bodies.get(r.id);
+      if (b === undefined) bodies.set(r.id, r.body);
+      else if (b !== r.body) violate(`event ${r.id}: deliveries carried different bodies`);
+    }
+    if (unverified > 0) violate(`${unverified} deliveries failed verification`);
+    const paymentsWithEvents = new Set(finalEvents.map((e) => e.payment_id));
+    const finals = ids.filter((id) => byId.get(id)?.status !== 'pending');
+    const noEvent = finals.filter((id) => !paymentsWithEvents.has(id));
+    if (noEvent.length > 0) violate(`${noEvent.length} final payments have no event`);
+
+    // ---- the table --------------------------------------------------------------------------------
+    const pushesTotal = ledger.pushes.length;
+    const lines: Array<[string, string | number]> = [
+      ['payments requested', o.payments],
+      ['payments accepted', created.size],
+      ['API / worker processes', `${o.apis} / ${o.workers}`],
+      ['simulator requests', JSON.stringify(ledger.requests)],
+      ['pushes accepted / rejected', `${pushesTotal} / ${ledger.rejectedPushes.length}`],
+      ['pushes with callback dropped', ledger.pushes.filter((p) => p.callbackMode === 'drop').length],
+      ['pushes with callback duplicated', ledger.pushes.filter((p) => p.callbackMode === 'duplicate').length],
+      ['pushes with callback late', ledger.pushes.filter((p) => p.callbackMode === 'late').length],
+      ['pushes with response lost (ambiguous)', ledger.pushes.filter((p) => p.responseDelayed).length],
+      ['worker SIGKILLs', counters.workerKills],
+      ['API SIGKILLs', counters.apiKills],
+      ['Temporal dev server restarts', counters.temporalRestarts],
+      [
+        'forged callbacks, wrong token (404)',
+        `${counters.forgedWrongToken - counters.forgedWrongTokenAccepted}/${counters.forgedWrongToken}`,
+      ],
+      ['forged successes, right token', counters.forgedSuccess],
+      ['idempotent replays', counters.idempotentReplays],
+      ['client retries (network error / 5xx)', counters.apiRetries],
+      ['API 5xx (inside kill/restart windows)', `${counters.api5xx} (${counters.api5xxInWindows})`],
+      [
+        'receiver: 2xx / 500 / hung',
+        `${counters.receiverOk} / ${counters.receiver500} / ${counters.receiverHung}`,
+      ],
+      ['events / deliveries received', `${finalEvents.length} / ${received.length}`],
+      ...Object.entries(outcomes).map(([k, v]) => [`outcome ${k}`, v] as [string, number]),
+      ['success settled by query, receipt null', successNullReceipt],
+      ['paid, push ambiguous and callback lost → needs_review', unknowablePaid],
+      ['wall time', `${((Date.now() - t0) / 1000).toFixed(0)} s`],
+      ['violations', violations.length],
+    ];
+    const w = Math.max(...lines.map(([k]) => k.length));
+    const table = lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+    return { violations, table, wallSeconds: (Date.now() - t0) / 1000 };
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // keep cleaning
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
