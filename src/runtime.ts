@@ -15,24 +15,7 @@ import { secretBoxFor } from './platform/encryption-key';
 import { connectClient, connectWorker } from './temporal/connection';
 import { type DevServer, startDevServer } from './temporal/dev-server';
 import { createWorker } from './temporal/worker';
-
-/** Things to stop, in reverse order of start. */
-class Stack {
-  #closers: Array<{ name: string; close: () => Promise<unknown> }> = [];
-  add(name: string, close: () => Promise<unknown>): void {
-    this.#closers.push({ name, close });
-  }
-  async close(log: Logger): Promise<void> {
-    for (const { name, close } of this.#closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        log.warn({ err, part: name }, 'error while stopping');
-      }
-    }
-    this.#closers = [];
-  }
-}
+import { Closers } from './closers';
 
 export interface Running {
   config: Config;
@@ -76,7 +59,8 @@ function installSdkRuntime(level: Config['LOG_LEVEL']): void {
 export async function start(config: Config, opts: StartOptions): Promise<Running> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   installSdkRuntime(config.LOG_LEVEL);
-  const stack = new Stack();
+  const stack = new Closers();
+  const stopAll = () => stack.close((err, part) => logger.warn({ err, part }, 'error while stopping'));
   try {
     fs.mkdirSync(config.dataDir, { recursive: true });
 
@@ -168,10 +152,10 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
       ...(http ? { http } : {}),
       ...(url ? { url } : {}),
       ...(devCredentials ? { devCredentials } : {}),
-      stop: () => stack.close(logger),
+      stop: stopAll,
     };
   } catch (err) {
-    await stack.close(logger);
+    await stopAll();
     throw err;
   }
 }

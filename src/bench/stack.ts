@@ -29,6 +29,7 @@ import { type DevServer, freePort, startDevServer } from '../temporal/dev-server
 import { bundleWorkflows, type CreateWorkerOptions, createWorker } from '../temporal/worker';
 import { verifyWebhook } from '../webhooks/verify';
 import { floorSignal } from './floor-workflow';
+import { Closers } from '../closers';
 
 export const FLOOR_TASK_QUEUE = 'malipo-bench-floor';
 export const TASK_QUEUE = 'malipo-bench';
@@ -68,17 +69,8 @@ export interface BenchStack {
 
 export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStack> {
   const step = opts.onStep ?? (() => {});
-  const closers: Array<() => Promise<unknown>> = [];
-  const stopAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    closers.length = 0;
-  };
+  const closers = new Closers();
+  const stopAll = () => closers.close();
   try {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'malipo-bench-'));
     closers.push(async () => fs.rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /** The one error envelope and the one error middleware: every error response looks the same. */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type ErrorCode, type FieldIssue, MalipoError } from '../domain/errors';
 
 export interface ErrorEnvelope {

@@ -38,6 +38,7 @@ import { paymentStateQuery } from '../../workflows/stk-push';
 import { openFreshPostgres } from './db';
 import type { TestResponse } from './http';
 import { devServer } from './temporal';
+import { Closers } from '../../src/closers';
 
 /** Config overrides every stack starts from (then `opts.env` on top). */
 export const STACK_ENV: Readonly<Record<string, string>> = {
@@ -173,17 +174,8 @@ export async function eventually<T>(
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const closers: Array<() => Promise<unknown>> = [];
-  const stopAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    closers.length = 0;
-  };
+  const closers = new Closers();
+  const stopAll = () => closers.close();
   try {
     const env = await devServer();
     closers.push(() => env.teardown());
