@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { type MalipoProcess, type Postgres, postgresServer, spawnMalipo } from '../../src/chaos/processes';
@@ -155,7 +157,7 @@ before(async () => {
     MALIPO_CALLBACK_SECRET: callbackSecret,
     MALIPO_PUBLIC_URL: apiUrl,
     MALIPO_WEBHOOK_SCHEDULE_SCALE: '0.01',
-    MALIPO_DATA_DIR: `/tmp/malipo-crash-${taskQueue}`,
+    MALIPO_DATA_DIR: path.join(os.tmpdir(), `malipo-crash-${taskQueue}`),
   };
   const config = loadConfig({ ...baseEnv, PORT: '0' });
   const logger = createLogger('silent');
