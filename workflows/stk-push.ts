@@ -510,15 +510,18 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       mpesaReceipt: cb.receipt,
       transactionDate: cb.transactionDate,
     };
+    // Rule: a receipt becomes the payment's only once the success is believed; a claim under review
+    // names its receipt in the message only, so a forged callback can never plant one.
+    const claimed = { resultCode: cb.resultCode, resultDesc: cb.resultDesc };
     // Rule: the amount paid must be the amount asked; any other amount is never silently accepted.
     if (cb.amount !== undefined && cb.amount !== input.amount) {
       claim = undefined;
       await settle({
-        ...paid,
+        ...claimed,
         status: 'needs_review',
         reviewReason: 'amount_mismatch',
         decidedBy: 'callback',
-        message: `M-Pesa reported ${cb.amount} KES paid for a ${input.amount} KES payment.`,
+        message: `M-Pesa reported ${cb.amount} KES paid for a ${input.amount} KES payment (receipt ${cb.receipt ?? 'none'}).`,
       });
       return;
     }
@@ -526,7 +529,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       // Rule: without query confirmation, a success hint with no amount cannot be checked at all.
       if (cb.amount === undefined) {
         await settle({
-          ...paid,
+          ...claimed,
           status: 'needs_review',
           reviewReason: 'unconfirmed_success',
           decidedBy: 'callback',
@@ -552,8 +555,6 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       decidedBy: 'callback',
       resultCode: cb.resultCode,
       resultDesc: cb.resultDesc,
-      mpesaReceipt: cb.receipt,
-      transactionDate: cb.transactionDate,
       message: `A success callback (receipt ${cb.receipt ?? 'none'}) ${why}.`,
     });
   }
