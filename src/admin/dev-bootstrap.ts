@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { createChannel, updateChannel } from '../platform/channels';
+import { type ChannelInput, createChannel, updateChannel } from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
 import { createApiKey, findActiveKey } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
@@ -34,6 +34,26 @@ export interface DevCredentials {
 
 /** The simulator's default app: Daraja's public sandbox shortcode and passkey, and documented test keys. */
 const SIM = DEFAULT_APP;
+
+/**
+ * The default `simulator` channel: the simulator's default app (Daraja's public sandbox shortcode
+ * and passkey, documented test keys) behind `baseUrl`, e.g. `${publicUrl}/sandbox/daraja`.
+ */
+export function simulatorChannelInput(baseUrl: string): ChannelInput {
+  return {
+    name: 'Simulator',
+    type: 'paybill',
+    shortcode: SIM.shortcode,
+    environment: 'simulator',
+    baseUrl,
+    isDefault: true,
+    passkey: SIM.passkey,
+    consumerKey: SIM.consumerKey,
+    consumerSecret: SIM.consumerSecret,
+    initiatorName: SIM.initiatorName ?? null,
+    initiatorPassword: SIM.initiatorPassword ?? null,
+  };
+}
 
 export function simulatorBaseUrl(publicUrl: string): string {
   return `${publicUrl}/sandbox/daraja`;
@@ -82,27 +102,7 @@ export async function ensureDevCredentials(deps: {
         .executeTakeFirst()
     : undefined;
   if (!channel) {
-    channelId = (
-      await createChannel(
-        db,
-        secretBox,
-        merchantId,
-        {
-          name: 'Simulator',
-          type: 'paybill',
-          shortcode: SIM.shortcode,
-          environment: 'simulator',
-          baseUrl,
-          isDefault: true,
-          passkey: SIM.passkey,
-          consumerKey: SIM.consumerKey,
-          consumerSecret: SIM.consumerSecret,
-          initiatorName: SIM.initiatorName ?? null,
-          initiatorPassword: SIM.initiatorPassword ?? null,
-        },
-        ACTOR,
-      )
-    ).id;
+    channelId = (await createChannel(db, secretBox, merchantId, simulatorChannelInput(baseUrl), ACTOR)).id;
   } else if (channel.base_url !== baseUrl) {
     // the port or public URL changed since the last run
     await updateChannel(db, secretBox, merchantId, channel.id, { baseUrl }, ACTOR);

@@ -23,13 +23,14 @@ import { createChannel } from '../platform/channels';
 import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { SecretBox } from '../platform/secret-box';
-import { DEFAULT_APP, type SandboxServer, startSandboxServer } from '../sandbox';
+import { type SandboxServer, startSandboxServer } from '../sandbox';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { type DevServer, freePort, startDevServer } from '../temporal/dev-server';
 import { bundleWorkflows, type CreateWorkerOptions, createWorker } from '../temporal/worker';
 import { verifyWebhook } from '../webhooks/verify';
 import { floorSignal } from './floor-workflow';
 import { Closers } from '../closers';
+import { simulatorChannelInput } from '../admin/dev-bootstrap';
 
 export const FLOOR_TASK_QUEUE = 'malipo-bench-floor';
 export const TASK_QUEUE = 'malipo-bench';
@@ -194,23 +195,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     step('creating the merchant, channel, key and webhook endpoint');
     const actor = { actor: 'bench' };
     const merchant = await createMerchant(db, { name: 'Bench merchant' }, actor);
-    await createChannel(
-      db,
-      secretBox,
-      merchant.id,
-      {
-        name: 'Simulator',
-        type: 'paybill',
-        shortcode: DEFAULT_APP.shortcode,
-        environment: 'simulator',
-        baseUrl: sandbox.url,
-        isDefault: true,
-        passkey: DEFAULT_APP.passkey,
-        consumerKey: DEFAULT_APP.consumerKey,
-        consumerSecret: DEFAULT_APP.consumerSecret,
-      },
-      actor,
-    );
+    await createChannel(db, secretBox, merchant.id, simulatorChannelInput(sandbox.url), actor);
     const key = (
       await createApiKey(
         db,

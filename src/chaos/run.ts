@@ -16,10 +16,11 @@ import { createChannel } from '../platform/channels';
 import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
-import { DEFAULT_APP, SCENARIOS, startSandboxServer } from '../sandbox';
+import { SCENARIOS, startSandboxServer } from '../sandbox';
 import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
 import { verifyWebhook } from '../webhooks';
 import { createDatabase, dropDatabase, type MalipoProcess, postgresServer, spawnMalipo } from './processes';
+import { simulatorChannelInput } from '../admin/dev-bootstrap';
 
 export interface ChaosOptions {
   payments: number;
@@ -190,17 +191,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       db.db,
       box,
       merchant.id,
-      {
-        name: 'Simulator',
-        type: 'paybill',
-        shortcode: DEFAULT_APP.shortcode,
-        environment: 'simulator',
-        baseUrl: `${sandbox.url}/sandbox/daraja`,
-        isDefault: true,
-        passkey: DEFAULT_APP.passkey,
-        consumerKey: DEFAULT_APP.consumerKey,
-        consumerSecret: DEFAULT_APP.consumerSecret,
-      },
+      simulatorChannelInput(`${sandbox.url}/sandbox/daraja`),
       actor,
     );
     const key = (

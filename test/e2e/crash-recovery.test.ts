@@ -25,12 +25,13 @@ import { createChannel } from '../../src/platform/channels';
 import { createApiKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../../src/platform/secret-box';
-import { customerAction, DEFAULT_APP, type SandboxServer } from '../../src/sandbox';
+import { customerAction, type SandboxServer } from '../../src/sandbox';
 import { startSandboxServer } from '../../src/sandbox';
 import { verifyWebhook } from '../../src/webhooks';
 import { openFreshPostgres } from '../helpers/db';
 import { eventually, STACK_ENV, STACK_STK } from '../helpers/stack';
 import { devServer } from '../helpers/temporal';
+import { simulatorChannelInput } from '../../src/admin/dev-bootstrap';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON from the API
 type Json = any;
@@ -90,23 +91,7 @@ async function request(
 async function newMerchant(name: string, box: SecretBox) {
   const actor = { actor: 'crash-test' };
   const m = await createMerchant(dbh.db, { name }, actor);
-  await createChannel(
-    dbh.db,
-    box,
-    m.id,
-    {
-      name: 'Simulator',
-      type: 'paybill',
-      shortcode: DEFAULT_APP.shortcode,
-      environment: 'simulator',
-      baseUrl: `${sandbox.url}/sandbox/daraja`,
-      isDefault: true,
-      passkey: DEFAULT_APP.passkey,
-      consumerKey: DEFAULT_APP.consumerKey,
-      consumerSecret: DEFAULT_APP.consumerSecret,
-    },
-    actor,
-  );
+  await createChannel(dbh.db, box, m.id, simulatorChannelInput(`${sandbox.url}/sandbox/daraja`), actor);
   const k = await createApiKey(dbh.db, box, { merchantId: m.id, environment: 'test', scopes: ['*'] }, actor);
   return { id: m.id, key: k.key };
 }

@@ -32,13 +32,14 @@ import { createApiKey, type IssuedKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import type { Scope } from '../../src/platform/scopes';
 import { SecretBox } from '../../src/platform/secret-box';
-import { createSandbox, DEFAULT_APP, type Sandbox, type SandboxOptions } from '../../src/sandbox';
+import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox';
 import { bundleWorkflows, createWorker } from '../../src/temporal/worker';
 import { paymentStateQuery } from '../../workflows/stk-push';
 import { openFreshPostgres } from './db';
 import type { TestResponse } from './http';
 import { devServer } from './temporal';
 import { Closers } from '../../src/closers';
+import { simulatorChannelInput } from '../../src/admin/dev-bootstrap';
 
 /** Config overrides every stack starts from (then `opts.env` on top). */
 export const STACK_ENV: Readonly<Record<string, string>> = {
@@ -264,17 +265,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         db,
         secretBox,
         m.id,
-        {
-          name: 'Simulator',
-          type: 'paybill',
-          shortcode: DEFAULT_APP.shortcode,
-          environment: 'simulator',
-          baseUrl: `${url}/sandbox/daraja`,
-          isDefault: true,
-          passkey: DEFAULT_APP.passkey,
-          consumerKey: DEFAULT_APP.consumerKey,
-          consumerSecret: DEFAULT_APP.consumerSecret,
-        },
+        simulatorChannelInput(`${url}/sandbox/daraja`),
         ACTOR,
       );
       const k = await createApiKey(
