@@ -2,7 +2,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { normalizePhone } from '../domain/phone';
-import { SCENARIOS } from './scenarios';
+import { createC2bPayment, validateAndConfirm } from './c2b';
+import { B2C_SCENARIOS, SCENARIOS } from './scenarios';
 import type { SandboxState } from './state';
 
 const callbackMode = z.enum(['normal', 'drop', 'duplicate', 'late']);
@@ -28,11 +29,26 @@ const FaultsSchema = z
     duplicateCallback: rate,
     lateCallback: rate,
     queryError: rate,
+    b2cRequestError500: rate,
+    b2cResultDrop: rate,
+    b2cResultDuplicate: rate,
+    b2cQueueTimeout: rate,
+    statusQueryError: rate,
   })
   .partial()
   .strict();
 
 const ActionSchema = z.object({ pin: z.string().optional() });
+
+const C2bPaymentSchema = z
+  .object({
+    shortcode: z.union([z.string().regex(/^\d{5,8}$/), z.number().int().min(10_000).max(99_999_999)]),
+    amount: z.number().int().min(1).max(250_000),
+    phone: z.union([z.string(), z.number()]),
+    billRefNumber: z.string().max(100).optional(),
+    transactionType: z.enum(['Pay Bill', 'Buy Goods']).optional(),
+  })
+  .strict();
 
 /** The customer actions the handset page and the control API share. Returns an error text or undefined. */
 export function customerAction(
@@ -72,25 +88,44 @@ export function createControlRouter(state: SandboxState): Router {
       endpoints: {
         'GET /__sandbox/ledger': 'the ground-truth ledger',
         'GET /__sandbox/ledger/:checkoutRequestId': 'one push',
+        'GET /__sandbox/ledger/payouts/:originatorConversationId':
+          'one B2C payout: { originatorConversationId, paid, payout, requests }',
+        'GET /__sandbox/ledger/c2b/:transId': 'one C2B payment',
+        'POST /__sandbox/c2b/payments':
+          "{ shortcode, amount, phone, billRefNumber?, transactionType?: 'Pay Bill' | 'Buy Goods' }: a customer pays",
         'POST /__sandbox/outcomes': '{ phone | checkoutRequestId, resultCode, callback? }',
         'DELETE /__sandbox/outcomes/:phone': 'forget a phone outcome',
         'GET|POST /__sandbox/faults':
-          '{ pushError, ambiguousPush, dropCallback, duplicateCallback, lateCallback, queryError }',
+          '{ pushError, ambiguousPush, dropCallback, duplicateCallback, lateCallback, queryError, b2cRequestError500, b2cResultDrop, b2cResultDuplicate, b2cQueueTimeout, statusQueryError }',
         'POST /__sandbox/prompts/:checkoutRequestId/(pay|cancel|ignore)': '{ pin } for pay',
         'POST /__sandbox/tokens/expire': 'invalidate every access token',
         'POST /__sandbox/reset': 'forget everything',
-        'GET /__sandbox/scenarios': 'the scenario phones',
+        'GET /__sandbox/scenarios': 'the scenario phones (STK and B2C)',
       },
       seed: state.seed,
     });
   });
 
   r.get('/scenarios', (_req, res) => {
-    res.json({ scenarios: SCENARIOS });
+    res.json({ scenarios: SCENARIOS, b2cScenarios: B2C_SCENARIOS });
   });
 
   r.get('/ledger', (_req, res) => {
     res.json(state.ledger());
+  });
+
+  r.get('/ledger/payouts/:originatorConversationId', (req, res) => {
+    const id = req.params.originatorConversationId;
+    const requests = state.payoutRequests(id);
+    if (requests.length === 0) return fail(res, 404, 'no B2C request with this OriginatorConversationID');
+    const payout = requests.find((p) => p.httpStatus === 200) ?? null;
+    res.json({ originatorConversationId: id, paid: payout?.paid ?? false, payout, requests });
+  });
+
+  r.get('/ledger/c2b/:transId', (req, res) => {
+    const p = state.c2bPaymentByTransId(req.params.transId);
+    if (!p) return fail(res, 404, 'no C2B payment with this TransID');
+    res.json(structuredClone(p));
   });
 
   r.get('/ledger/:checkoutRequestId', (req, res) => {
@@ -152,6 +187,46 @@ export function createControlRouter(state: SandboxState): Router {
     );
     if (err) return fail(res, err === 'no such prompt' ? 404 : 409, err);
     res.json(state.entry(req.params.checkoutRequestId));
+  });
+
+  // A customer pays a paybill / till unprompted. Answers once validation has decided; the
+  // confirmation (and its retries) continue in the background.
+  r.post('/c2b/payments', async (req, res) => {
+    const p = C2bPaymentSchema.safeParse(req.body);
+    if (!p.success) return fail(res, 400, 'invalid C2B payment', p.error.issues);
+    const n = normalizePhone(p.data.phone);
+    if (!n.ok) return fail(res, 400, n.reason);
+    const shortcode = String(p.data.shortcode);
+    const registration = state.c2bRegistrationFor(shortcode);
+    if (!registration) {
+      return fail(
+        res,
+        409,
+        `no C2B URLs registered for shortcode ${shortcode}: POST /mpesa/c2b/v2/registerurl first`,
+      );
+    }
+    const entry = createC2bPayment(
+      state,
+      {
+        via: 'control',
+        originatorConversationId: null,
+        shortcode,
+        amount: p.data.amount,
+        phone: n.msisdn,
+        billRefNumber: p.data.billRefNumber ?? '',
+        transactionType: p.data.transactionType ?? 'Pay Bill',
+      },
+      registration,
+    );
+    await validateAndConfirm(state, entry);
+    res.json({
+      transId: entry.transId,
+      transTime: entry.transTime,
+      accepted: entry.accepted,
+      validationReply: entry.validation.reply,
+      validationOutcome: entry.validation.outcome,
+      decidedBy: entry.decidedBy,
+    });
   });
 
   r.post('/tokens/expire', (_req, res) => {

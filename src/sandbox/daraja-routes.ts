@@ -7,7 +7,10 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import QRCode from 'qrcode';
 import { parseNairobiTimestamp, stkPassword } from '../daraja/password';
 import { decryptSecurityCredential, SIMULATOR_KEY_PATH } from '../daraja/security-credential';
-import type { SandboxApp, SandboxState } from './state';
+import { deliverPayoutResult, INTERNAL_QUEUE_URL, redact } from './b2c';
+import { createC2bPayment, validateAndConfirm } from './c2b';
+import { b2cResultDescription, QUEUE_TIMEOUT_RESULT } from './scenarios';
+import type { SandboxApp, SandboxState, StatusQueryLedgerEntry } from './state';
 
 type Body = Record<string, unknown>;
 
@@ -128,7 +131,47 @@ function route(state: SandboxState, endpoint: string, fn: Handler) {
 }
 
 const ACCEPTED_ASYNC = 'Accept the service request successfully.';
-const INTERNAL_QUEUE_URL = 'https://internalsandbox.safaricom.co.ke/mpesa/abresults/v1/submit';
+
+/** Transaction Status ReasonType per B2C CommandID (the "… via API" values seen in real results). */
+const B2C_REASON_TYPES: Readonly<Record<string, string>> = {
+  BusinessPayment: 'Business Payment to Customer via API',
+  SalaryPayment: 'Salary Payment via API',
+  PromotionPayment: 'Promotion Payment via API',
+};
+
+/** `YYYYMMDDHHmmss` in Nairobi time, as a number (InitiatedTime, FinalisedTime, BOCompletedTime). */
+const eatNumber = (at: Date): number =>
+  Number(new Date(at.getTime() + 3 * 3600_000).toISOString().slice(0, 19).replace(/[-T:]/g, ''));
+
+/** Records an async / C2B request refused with `reply` in the ledger, then returns the reply. */
+function refuser(state: SandboxState, endpoint: string, body: Body) {
+  return (reply: Reply): Reply => {
+    const r = reply.body as { errorCode: string; errorMessage: string };
+    state.recordRejectedAsync({
+      at: state.now().toISOString(),
+      endpoint,
+      httpStatus: reply.status,
+      errorCode: r.errorCode,
+      errorMessage: r.errorMessage,
+      request: redact(body),
+    });
+    return reply;
+  };
+}
+
+/**
+ * Holds an answer back for `slowResponseMs` (past the client's timeout): the request was accepted and
+ * processed, but the client sees an ambiguous initiation. Close drops the connection instead.
+ */
+function holdBack(state: SandboxState, res: Response, reply: Reply): undefined {
+  const destroy = () => res.destroy();
+  state.onClose.add(destroy);
+  state.schedule(state.options.slowResponseMs, () => {
+    state.onClose.delete(destroy);
+    if (!res.writableEnded && !res.destroyed) res.status(reply.status).json(reply.body);
+  });
+  return undefined;
+}
 
 let simulatorKey: string | undefined;
 function simulatorPrivateKey(): string {
@@ -263,13 +306,7 @@ export function createDarajaRouter(state: SandboxState): Router {
       });
       if (plan.push !== 'slow') return ack;
       // Accepted, but the answer comes after the client has given up: the ambiguous case.
-      const destroy = () => res.destroy();
-      state.onClose.add(destroy);
-      state.schedule(state.options.slowResponseMs, () => {
-        state.onClose.delete(destroy);
-        if (!res.writableEnded && !res.destroyed) res.status(ack.status).json(ack.body);
-      });
-      return undefined;
+      return holdBack(state, res, ack);
     }),
   );
 
@@ -327,129 +364,286 @@ export function createDarajaRouter(state: SandboxState): Router {
   );
 
   // ----- B2C (v3 and legacy v1) -----------------------------------------------------------------
-  const b2c = (version: 1 | 3) =>
-    route(state, `b2c_v${version}`, (req) => {
+  const b2c = (version: 1 | 3) => {
+    const endpoint = `b2c_v${version}`;
+    return route(state, endpoint, (req, res) => {
       const app = authApp(state, req);
       if (app instanceof Reply) return app;
       const b = readBody(state, req);
       if (b instanceof Reply) return b;
+      const refuse = refuser(state, endpoint, b);
       if (version === 3 && !text(b.OriginatorConversationID, 1, 64))
-        return invalid(state, 'OriginatorConversationID');
-      if (!text(b.InitiatorName, 1, 64)) return invalid(state, 'InitiatorName');
-      if (!text(b.SecurityCredential, 1, 2000)) return invalid(state, 'SecurityCredential');
+        return refuse(invalid(state, 'OriginatorConversationID'));
+      if (!text(b.InitiatorName, 1, 64)) return refuse(invalid(state, 'InitiatorName'));
+      if (!text(b.SecurityCredential, 1, 2000)) return refuse(invalid(state, 'SecurityCredential'));
       if (!['BusinessPayment', 'SalaryPayment', 'PromotionPayment'].includes(String(b.CommandID))) {
-        return invalid(state, 'CommandID');
+        return refuse(invalid(state, 'CommandID'));
       }
       const amount = amountOf(b.Amount);
-      if (amount === undefined) return invalid(state, 'Amount');
-      if (!isShortcode(b.PartyA)) return invalid(state, 'PartyA');
-      if (!isPhone(b.PartyB)) return invalid(state, 'PartyB');
-      if (!text(b.Remarks, 2, 100)) return invalid(state, 'Remarks');
-      if (!isUrl(b.QueueTimeOutURL)) return invalid(state, 'QueueTimeOutURL');
-      if (!isUrl(b.ResultURL)) return invalid(state, 'ResultURL');
+      if (amount === undefined) return refuse(invalid(state, 'Amount'));
+      if (!isShortcode(b.PartyA)) return refuse(invalid(state, 'PartyA'));
+      if (!isPhone(b.PartyB)) return refuse(invalid(state, 'PartyB'));
+      if (!text(b.Remarks, 2, 100)) return refuse(invalid(state, 'Remarks'));
+      if (!isUrl(b.QueueTimeOutURL)) return refuse(invalid(state, 'QueueTimeOutURL'));
+      if (!isUrl(b.ResultURL)) return refuse(invalid(state, 'ResultURL'));
       const at = state.now();
       const originator = version === 3 ? String(b.OriginatorConversationID) : state.ids.merchantRequestId();
-      if (state.findAsync(originator)) {
-        return envelope(state, 500, '500.002.1001', 'Duplicate OriginatorConversationID');
+      const base = {
+        apiVersion: version,
+        originatorConversationId: originator,
+        receivedAt: at.toISOString(),
+        request: redact(b),
+        shortcode: String(b.PartyA),
+        phone: String(b.PartyB),
+        amount,
+        commandId: String(b.CommandID),
+        resultUrl: String(b.ResultURL),
+        queueTimeoutUrl: String(b.QueueTimeOutURL),
+        responseDelayed: false,
+        statusQueries: 0,
+        callbacks: [],
+      };
+      const notProcessed = {
+        conversationId: null,
+        processed: false,
+        paid: false,
+        resultCode: null,
+        resultDesc: null,
+        receipt: null,
+        transactionId: null,
+        completedAt: null,
+        delivery: 'none' as const,
+      };
+      if (state.acceptedPayout(originator)) {
+        const reply = envelope(state, 500, '500.002.1001', 'Duplicate OriginatorConversationID');
+        state.recordPayout({
+          ...base,
+          ...notProcessed,
+          httpStatus: 500,
+          errorCode: '500.002.1001',
+          errorMessage: 'Duplicate OriginatorConversationID',
+          source: 'duplicate',
+          faults: [],
+        });
+        return reply;
+      }
+      const plan = state.planPayout(base.phone);
+      if (plan.response === 'error500') {
+        // Received, answered 500, never executed: nothing to find later.
+        state.recordPayout({
+          ...base,
+          ...notProcessed,
+          httpStatus: 500,
+          errorCode: '500.003.1001',
+          errorMessage: 'Internal Server Error',
+          source: plan.source,
+          faults: plan.faults,
+        });
+        return envelope(state, 500, '500.003.1001', 'Internal Server Error');
       }
       const conversationId = state.ids.conversationId(at);
       const ok = credentialOk(app, b.InitiatorName, b.SecurityCredential);
-      const receipt = state.ids.receipt(at);
-      const entry = {
-        kind: 'b2c' as const,
+      const transactionId = state.ids.receipt(at);
+      const queued = plan.result === 'queue_timeout';
+      const code = queued ? QUEUE_TIMEOUT_RESULT.resultCode : ok ? plan.resultCode : 2001;
+      const paid = !queued && code === 0;
+      const entry = state.recordPayout({
+        ...base,
+        conversationId,
+        httpStatus: 200,
+        errorCode: null,
+        errorMessage: null,
+        responseDelayed: plan.response === 'slow',
+        source: plan.source,
+        faults: plan.faults,
+        processed: !queued,
+        paid,
+        resultCode: code,
+        resultDesc: queued ? QUEUE_TIMEOUT_RESULT.resultDesc : b2cResultDescription(code),
+        receipt: paid ? transactionId : null,
+        transactionId: queued ? null : transactionId,
+        completedAt: queued ? null : at.toISOString(),
+        delivery: queued
+          ? 'queue_timeout_url'
+          : plan.result === 'drop'
+            ? 'dropped'
+            : plan.result === 'duplicate'
+              ? 'duplicate'
+              : 'result_url',
+      });
+      state.recordAsync({
+        kind: 'b2c',
         originatorConversationId: originator,
         conversationId,
-        at: at.toISOString(),
-        request: { ...b, SecurityCredential: '[redacted]' },
-        resultCode: ok ? 0 : 2001,
-        receipt: ok ? receipt : null,
-        callbacks: [],
-      };
-      state.recordAsync(entry);
-      const e = new Date(at.getTime() + 3 * 3600_000);
-      const p = (n: number) => String(n).padStart(2, '0');
-      const completed = `${p(e.getUTCDate())}.${p(e.getUTCMonth() + 1)}.${e.getUTCFullYear()} ${p(e.getUTCHours())}:${p(e.getUTCMinutes())}:${p(e.getUTCSeconds())}`;
-      const result = ok
-        ? {
-            ResultType: 0,
-            ResultCode: 0,
-            ResultDesc: 'The service request is processed successfully.',
-            OriginatorConversationID: originator,
-            ConversationID: conversationId,
-            TransactionID: receipt,
-            ResultParameters: {
-              ResultParameter: [
-                { Key: 'TransactionAmount', Value: amount },
-                { Key: 'TransactionReceipt', Value: receipt },
-                { Key: 'B2CRecipientIsRegisteredCustomer', Value: 'Y' },
-                { Key: 'B2CChargesPaidAccountAvailableFunds', Value: -4510.0 },
-                { Key: 'ReceiverPartyPublicName', Value: `${String(b.PartyB)} - SANDBOX CUSTOMER` },
-                { Key: 'TransactionCompletedDateTime', Value: completed },
-                { Key: 'B2CUtilityAccountAvailableFunds', Value: 10116.0 },
-                { Key: 'B2CWorkingAccountAvailableFunds', Value: 900000.0 },
-              ],
-            },
-            ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: INTERNAL_QUEUE_URL } },
-          }
-        : {
-            ResultType: 0,
-            ResultCode: 2001,
-            ResultDesc: 'The initiator information is invalid.',
-            OriginatorConversationID: originator,
-            ConversationID: conversationId,
-            TransactionID: receipt,
-            ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: INTERNAL_QUEUE_URL } },
-          };
-      state.schedule(state.options.callbackDelayMs, () =>
-        state.post(String(b.ResultURL), { Result: result }, entry.callbacks),
-      );
-      return new Reply(200, {
+        at: entry.receivedAt,
+        request: entry.request,
+        resultCode: code,
+        receipt: entry.receipt,
+        callbacks: entry.callbacks,
+      });
+      deliverPayoutResult(state, entry);
+      state.log('sandbox: B2C accepted', { originator, paid, delivery: entry.delivery, faults: plan.faults });
+      const ack = new Reply(200, {
         ConversationID: conversationId,
         OriginatorConversationID: originator,
         ResponseCode: '0',
         ResponseDescription: ACCEPTED_ASYNC,
       });
+      // Processed (the Result may well arrive first), but the answer comes after the client gave up.
+      return plan.response === 'slow' ? holdBack(state, res, ack) : ack;
     });
+  };
   r.post('/mpesa/b2c/v3/paymentrequest', b2c(3));
   r.post('/mpesa/b2c/v1/paymentrequest', b2c(1));
 
   // ----- Transaction Status and Account Balance -------------------------------------------
+  type Param = { Key: string; Value: string | number };
+  /** What a Transaction Status query finds, and the Result parameters describing it. */
+  const findTransaction = (
+    b: Body,
+    query: { originator: string; conversationId: string; eatNow: number },
+  ): { found: NonNullable<StatusQueryLedgerEntry['found']>; params: Param[] } | undefined => {
+    const byConversation =
+      typeof b.OriginalConversationID === 'string' && b.OriginalConversationID !== ''
+        ? state.acceptedPayout(b.OriginalConversationID)
+        : undefined;
+    const receipt =
+      typeof b.TransactionID === 'string' && b.TransactionID !== '' ? b.TransactionID : undefined;
+    const payout = byConversation ?? (receipt ? state.payoutByReceipt(receipt) : undefined);
+    if (payout) payout.statusQueries++;
+    // Only money that moved exists: a queue-timed-out, 500-rejected or failed payout is unknown.
+    if (payout?.paid && payout.receipt) {
+      const started = eatNumber(new Date(payout.receivedAt));
+      const finished = eatNumber(new Date(payout.completedAt ?? payout.receivedAt));
+      return {
+        found: { kind: 'b2c', receipt: payout.receipt, id: payout.originatorConversationId },
+        params: [
+          { Key: 'DebitPartyName', Value: payout.shortcode },
+          { Key: 'CreditPartyName', Value: `${payout.phone} - SANDBOX CUSTOMER` },
+          { Key: 'OriginatorConversationID', Value: payout.originatorConversationId },
+          { Key: 'InitiatedTime', Value: started },
+          { Key: 'DebitAccountType', Value: 'Utility Account' },
+          { Key: 'DebitPartyCharges', Value: '' },
+          { Key: 'TransactionReason', Value: '' },
+          {
+            Key: 'ReasonType',
+            Value: B2C_REASON_TYPES[payout.commandId] ?? 'Business Payment to Customer via API',
+          },
+          { Key: 'TransactionStatus', Value: 'Completed' },
+          { Key: 'FinalisedTime', Value: finished },
+          { Key: 'Amount', Value: payout.amount },
+          { Key: 'ConversationID', Value: payout.conversationId ?? '' },
+          { Key: 'ReceiptNo', Value: payout.receipt },
+        ],
+      };
+    }
+    if (!receipt || byConversation) return undefined;
+    const stk = state.findByReceipt(receipt);
+    if (stk) {
+      return {
+        found: { kind: 'stk', receipt, id: stk.checkoutRequestId },
+        params: [
+          { Key: 'DebitPartyName', Value: `${stk.phone} - SANDBOX CUSTOMER` },
+          { Key: 'CreditPartyName', Value: `${stk.shortcode} - MALIPO SANDBOX` },
+          { Key: 'OriginatorConversationID', Value: query.originator },
+          { Key: 'InitiatedTime', Value: query.eatNow },
+          { Key: 'DebitAccountType', Value: 'MMF Account For Customer' },
+          { Key: 'DebitPartyCharges', Value: '' },
+          { Key: 'TransactionReason', Value: '' },
+          { Key: 'ReasonType', Value: 'Pay Bill Online' },
+          { Key: 'TransactionStatus', Value: 'Completed' },
+          { Key: 'FinalisedTime', Value: query.eatNow },
+          { Key: 'Amount', Value: stk.amount },
+          { Key: 'ConversationID', Value: query.conversationId },
+          { Key: 'ReceiptNo', Value: receipt },
+        ],
+      };
+    }
+    const c2b = state.c2bPaymentByTransId(receipt);
+    if (c2b) c2b.statusQueries++;
+    if (c2b?.accepted) {
+      const when = Number(c2b.transTime);
+      return {
+        found: { kind: 'c2b', receipt, id: c2b.transId },
+        params: [
+          { Key: 'DebitPartyName', Value: `${c2b.phone} - SANDBOX CUSTOMER` },
+          { Key: 'CreditPartyName', Value: `${c2b.shortcode} - MALIPO SANDBOX` },
+          { Key: 'OriginatorConversationID', Value: query.originator },
+          { Key: 'InitiatedTime', Value: when },
+          { Key: 'DebitAccountType', Value: 'MMF Account For Customer' },
+          { Key: 'DebitPartyCharges', Value: '' },
+          { Key: 'TransactionReason', Value: '' },
+          { Key: 'ReasonType', Value: c2b.transactionType },
+          { Key: 'TransactionStatus', Value: 'Completed' },
+          { Key: 'FinalisedTime', Value: when },
+          { Key: 'Amount', Value: c2b.amount },
+          { Key: 'ConversationID', Value: query.conversationId },
+          { Key: 'ReceiptNo', Value: receipt },
+        ],
+      };
+    }
+    return undefined;
+  };
+
   const asyncQuery = (kind: 'transaction_status' | 'account_balance') =>
     route(state, kind, (req) => {
       const app = authApp(state, req);
       if (app instanceof Reply) return app;
       const b = readBody(state, req);
       if (b instanceof Reply) return b;
-      if (!text(b.Initiator, 1, 64)) return invalid(state, 'Initiator');
-      if (!text(b.SecurityCredential, 1, 2000)) return invalid(state, 'SecurityCredential');
+      const refuse = refuser(state, kind, b);
+      if (!text(b.Initiator, 1, 64)) return refuse(invalid(state, 'Initiator'));
+      if (!text(b.SecurityCredential, 1, 2000)) return refuse(invalid(state, 'SecurityCredential'));
       const command = kind === 'account_balance' ? 'AccountBalance' : 'TransactionStatusQuery';
-      if (b.CommandID !== command) return invalid(state, 'CommandID');
+      if (b.CommandID !== command) return refuse(invalid(state, 'CommandID'));
       if (
         kind === 'transaction_status' &&
         !text(b.TransactionID, 1, 20) &&
         !text(b.OriginalConversationID, 1, 64)
       ) {
-        return invalid(state, 'TransactionID');
+        return refuse(invalid(state, 'TransactionID'));
       }
-      if (!isNumeric(b.PartyA, /^\d{5,12}$/)) return invalid(state, 'PartyA');
-      if (!['1', '2', '4'].includes(String(b.IdentifierType))) return invalid(state, 'IdentifierType');
-      if (!text(b.Remarks, 1, 100)) return invalid(state, 'Remarks');
-      if (!isUrl(b.QueueTimeOutURL)) return invalid(state, 'QueueTimeOutURL');
-      if (!isUrl(b.ResultURL)) return invalid(state, 'ResultURL');
+      if (!isNumeric(b.PartyA, /^\d{5,12}$/)) return refuse(invalid(state, 'PartyA'));
+      if (!['1', '2', '4'].includes(String(b.IdentifierType)))
+        return refuse(invalid(state, 'IdentifierType'));
+      if (!text(b.Remarks, 1, 100)) return refuse(invalid(state, 'Remarks'));
+      if (!isUrl(b.QueueTimeOutURL)) return refuse(invalid(state, 'QueueTimeOutURL'));
+      if (!isUrl(b.ResultURL)) return refuse(invalid(state, 'ResultURL'));
       const at = state.now();
+      const asked = {
+        transactionId: typeof b.TransactionID === 'string' && b.TransactionID !== '' ? b.TransactionID : null,
+        originalConversationId:
+          typeof b.OriginalConversationID === 'string' && b.OriginalConversationID !== ''
+            ? b.OriginalConversationID
+            : null,
+      };
+      if (state.roll(state.faults.statusQueryError)) {
+        state.recordStatusQuery({
+          kind,
+          at: at.toISOString(),
+          httpStatus: 500,
+          errorCode: '500.003.1001',
+          originatorConversationId: null,
+          conversationId: null,
+          ...asked,
+          found: null,
+          resultCode: null,
+          resultDesc: null,
+          resultUrl: String(b.ResultURL),
+          callbacks: [],
+        });
+        return envelope(state, 500, '500.003.1001', 'Internal Server Error');
+      }
       const originator = state.ids.merchantRequestId();
       const conversationId = state.ids.conversationId(at);
       const ok = credentialOk(app, b.Initiator, b.SecurityCredential);
-      const eatNow = (() => {
-        const e = new Date(at.getTime() + 3 * 3600_000).toISOString();
-        return Number(e.slice(0, 19).replace(/[-T:]/g, ''));
-      })();
+      const eatNow = eatNumber(at);
       let code: number | string = ok ? 0 : 2001;
       let desc = ok
         ? 'The service request is processed successfully.'
         : 'The initiator information is invalid.';
-      let params: Array<{ Key: string; Value: string | number }> = [];
-      let receipt: string | null = null;
+      let params: Param[] = [];
+      let found: StatusQueryLedgerEntry['found'] = null;
       if (ok && kind === 'account_balance') {
         params = [
           {
@@ -460,41 +654,41 @@ export function createDarajaRouter(state: SandboxState): Router {
           { Key: 'BOCompletedTime', Value: eatNow },
         ];
       } else if (ok) {
-        const t = typeof b.TransactionID === 'string' ? state.findByReceipt(b.TransactionID) : undefined;
-        if (!t) {
-          // Simulator choice: Daraja's code for an unknown receipt is not documented.
+        const hit = findTransaction(b, { originator, conversationId, eatNow });
+        if (!hit) {
+          // Simulator choice: Daraja's code for an unknown receipt / conversation is not documented.
           code = 'R000001';
           desc = 'The transaction receipt number does not exist.';
         } else {
-          receipt = t.receipt;
-          params = [
-            { Key: 'DebitPartyName', Value: `${t.phone} - SANDBOX CUSTOMER` },
-            { Key: 'CreditPartyName', Value: `${t.shortcode} - MALIPO SANDBOX` },
-            { Key: 'OriginatorConversationID', Value: originator },
-            { Key: 'InitiatedTime', Value: eatNow },
-            { Key: 'DebitAccountType', Value: 'MMF Account For Customer' },
-            { Key: 'DebitPartyCharges', Value: '' },
-            { Key: 'TransactionReason', Value: '' },
-            { Key: 'ReasonType', Value: 'Pay Bill Online' },
-            { Key: 'TransactionStatus', Value: 'Completed' },
-            { Key: 'FinalisedTime', Value: eatNow },
-            { Key: 'Amount', Value: t.amount },
-            { Key: 'ConversationID', Value: conversationId },
-            { Key: 'ReceiptNo', Value: t.receipt ?? '' },
-          ];
+          found = hit.found;
+          params = hit.params;
         }
       }
-      const entry = {
+      const receipt = found?.receipt ?? null;
+      const query = state.recordStatusQuery({
+        kind,
+        at: at.toISOString(),
+        httpStatus: 200,
+        errorCode: null,
+        originatorConversationId: originator,
+        conversationId,
+        ...asked,
+        found,
+        resultCode: code,
+        resultDesc: desc,
+        resultUrl: String(b.ResultURL),
+        callbacks: [],
+      });
+      state.recordAsync({
         kind,
         originatorConversationId: originator,
         conversationId,
         at: at.toISOString(),
-        request: { ...b, SecurityCredential: '[redacted]' },
+        request: redact(b),
         resultCode: code,
         receipt,
-        callbacks: [],
-      };
-      state.recordAsync(entry);
+        callbacks: query.callbacks,
+      });
       const result = {
         ResultType: 0,
         ResultCode: code,
@@ -506,7 +700,7 @@ export function createDarajaRouter(state: SandboxState): Router {
         ReferenceData: { ReferenceItem: { Key: 'QueueTimeoutURL', Value: INTERNAL_QUEUE_URL } },
       };
       state.schedule(state.options.callbackDelayMs, () =>
-        state.post(String(b.ResultURL), { Result: result }, entry.callbacks),
+        state.post(String(b.ResultURL), { Result: result }, query.callbacks, { target: 'ResultURL' }),
       );
       return new Reply(200, {
         OriginatorConversationID: originator,
@@ -524,21 +718,28 @@ export function createDarajaRouter(state: SandboxState): Router {
     if (app instanceof Reply) return app;
     const b = readBody(state, req);
     if (b instanceof Reply) return b;
-    if (!isShortcode(b.ShortCode)) return invalid(state, 'ShortCode');
+    const refuse = refuser(state, 'c2b_register', b);
+    if (!isShortcode(b.ShortCode)) return refuse(invalid(state, 'ShortCode'));
     if (b.ResponseType !== 'Completed' && b.ResponseType !== 'Cancelled')
-      return invalid(state, 'ResponseType');
+      return refuse(invalid(state, 'ResponseType'));
     const forbidden = /m-?pesa|safaricom|exe|exec|cmd|sql|query/i;
     if (!isUrl(b.ConfirmationURL) || forbidden.test(String(b.ConfirmationURL)))
-      return invalid(state, 'ConfirmationURL');
+      return refuse(invalid(state, 'ConfirmationURL'));
     if (!isUrl(b.ValidationURL) || forbidden.test(String(b.ValidationURL)))
-      return invalid(state, 'ValidationURL');
+      return refuse(invalid(state, 'ValidationURL'));
     if (String(b.ShortCode) === '174379') {
       // 174379 is STK-only: Daraja answers with a raw Apigee 409 fault (daraja.md §9.12; exact text is our approximation).
+      const faultstring = 'ShortCode 174379 is not allowed to register C2B URLs';
+      state.recordRejectedAsync({
+        at: state.now().toISOString(),
+        endpoint: 'c2b_register',
+        httpStatus: 409,
+        errorCode: 'messaging.adaptors.http.flow.ErrorResponseCode',
+        errorMessage: faultstring,
+        request: redact(b),
+      });
       return new Reply(409, {
-        fault: {
-          faultstring: 'ShortCode 174379 is not allowed to register C2B URLs',
-          detail: { errorcode: 'messaging.adaptors.http.flow.ErrorResponseCode' },
-        },
+        fault: { faultstring, detail: { errorcode: 'messaging.adaptors.http.flow.ErrorResponseCode' } },
       });
     }
     state.recordC2bRegistration({
@@ -557,6 +758,61 @@ export function createDarajaRouter(state: SandboxState): Router {
   });
   r.post('/mpesa/c2b/v2/registerurl', c2bRegister);
   r.post('/mpesa/c2b/v1/registerurl', c2bRegister);
+
+  // ----- C2B simulate (sandbox only): a customer pays the paybill / till -----------------------
+  const c2bSimulate = route(state, 'c2b_simulate', (req) => {
+    const app = authApp(state, req);
+    if (app instanceof Reply) return app;
+    const b = readBody(state, req);
+    if (b instanceof Reply) return b;
+    const refuse = refuser(state, 'c2b_simulate', b);
+    if (!isShortcode(b.ShortCode)) return refuse(invalid(state, 'ShortCode'));
+    if (b.CommandID !== 'CustomerPayBillOnline' && b.CommandID !== 'CustomerBuyGoodsOnline')
+      return refuse(invalid(state, 'CommandID'));
+    const amount = amountOf(b.Amount);
+    if (amount === undefined) return refuse(invalid(state, 'Amount'));
+    if (!isPhone(b.Msisdn)) return refuse(invalid(state, 'Msisdn'));
+    const ref = b.BillRefNumber;
+    if (
+      ref !== undefined &&
+      ref !== null &&
+      !(typeof ref === 'string' && ref.length <= 100) &&
+      typeof ref !== 'number'
+    )
+      return refuse(invalid(state, 'BillRefNumber'));
+    const shortcode = String(b.ShortCode);
+    const registration = state.c2bRegistrationFor(shortcode);
+    if (!registration) {
+      // Simulator choice: what Daraja answers for a shortcode without URLs is not documented.
+      return refuse(
+        envelope(state, 500, '500.003.1001', `No C2B URLs are registered for ShortCode ${shortcode}`),
+      );
+    }
+    const originator = state.ids.merchantRequestId();
+    const entry = createC2bPayment(
+      state,
+      {
+        via: 'simulate',
+        originatorConversationId: originator,
+        shortcode,
+        amount,
+        phone: String(b.Msisdn),
+        billRefNumber: ref === undefined || ref === null ? '' : String(ref),
+        transactionType: b.CommandID === 'CustomerBuyGoodsOnline' ? 'Buy Goods' : 'Pay Bill',
+      },
+      registration,
+    );
+    // The acknowledgement goes first; validation and confirmation follow.
+    state.schedule(0, () => validateAndConfirm(state, entry));
+    // sic: OriginatorCoversationID (daraja.md §1.4)
+    return new Reply(200, {
+      OriginatorCoversationID: originator,
+      ResponseCode: '0',
+      ResponseDescription: ACCEPTED_ASYNC,
+    });
+  });
+  r.post('/mpesa/c2b/v1/simulate', c2bSimulate);
+  r.post('/mpesa/c2b/v2/simulate', c2bSimulate);
 
   // ----- Dynamic QR ---------------------------------------------------------------------------
   r.post(
@@ -596,6 +852,8 @@ export function createDarajaRouter(state: SandboxState): Router {
     '/mpesa/accountbalance/v1/query',
     '/mpesa/c2b/v2/registerurl',
     '/mpesa/c2b/v1/registerurl',
+    '/mpesa/c2b/v1/simulate',
+    '/mpesa/c2b/v2/simulate',
     '/mpesa/qrcode/v1/generate',
   ]);
   r.use((req: Request, res: Response) => {

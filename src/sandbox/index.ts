@@ -11,9 +11,22 @@ import { createHandsetRouter } from './handset';
 import { SandboxState, type SandboxOptions } from './state';
 
 export { customerAction } from './control';
-export { type CallbackMode, type PushMode, SCENARIOS, type Scenario, scenarioFor } from './scenarios';
+export { maskC2bMsisdn } from './c2b';
+export {
+  B2C_SCENARIOS,
+  type B2cScenario,
+  b2cScenarioFor,
+  type CallbackMode,
+  type PushMode,
+  QUEUE_TIMEOUT_RESULT,
+  SCENARIOS,
+  type Scenario,
+  scenarioFor,
+} from './scenarios';
 export {
   type AsyncLedgerEntry,
+  type C2bPaymentLedgerEntry,
+  type C2bRegistration,
   type CallbackAttempt,
   DEFAULT_APP,
   type FaultRates,
@@ -21,11 +34,15 @@ export {
   type LedgerSnapshot,
   NO_FAULTS,
   type OutcomeOverride,
+  type PayoutLedgerEntry,
+  type RejectedAsyncRequest,
   type RejectedPush,
   SANDBOX_PASSKEY,
   type SandboxApp,
   type SandboxOptions,
   SandboxState,
+  type StatusQueryLedgerEntry,
+  type TargetedAttempt,
 } from './state';
 
 export interface Sandbox {

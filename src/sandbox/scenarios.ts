@@ -45,6 +45,82 @@ export function scenarioFor(phone: string): Scenario | undefined {
   return SCENARIOS.find((x) => x.phone === phone);
 }
 
+// ----- B2C (recipient PartyB) -------------------------------------------------------------------
+
+/** How the simulator answers a B2C request itself. */
+export type B2cResponseMode = 'accept' | 'error500' | 'slow';
+/** What happens to an accepted B2C request: processed with the Result sent, processed in silence, or timed out in the queue. */
+export type B2cResultMode = 'normal' | 'drop' | 'queue_timeout';
+
+export interface B2cScenario {
+  phone: string;
+  /** What happens, in words. */
+  label: string;
+  /** The ResultCode of the Result (0 = paid). Ignored when the request is answered 500. */
+  resultCode: number;
+  response: B2cResponseMode;
+  result: B2cResultMode;
+}
+
+const b = (
+  phone: string,
+  label: string,
+  resultCode: number,
+  result: B2cResultMode = 'normal',
+  response: B2cResponseMode = 'accept',
+): B2cScenario => ({ phone, label, resultCode, response, result });
+
+/**
+ * B2C scenario phones (the recipient, PartyB). Mnemonic: for the 2547100xxxxx numbers the last digits
+ * are the ResultCode or the fault (9001 silence, 9408 queue timeout, 9500 HTTP 500, 9504 slow answer).
+ * Every other valid phone is paid. A wrong SecurityCredential still gives 2001 in the Result.
+ */
+export const B2C_SCENARIOS: readonly B2cScenario[] = [
+  b('254708374149', 'paid (Safaricom sandbox test number)', 0),
+  b('254710002040', 'fails 2040: the receiver is not a registered M-Pesa customer', 2040),
+  b('254710000001', 'fails 1: insufficient balance in the utility account', 1),
+  b('254710009001', 'paid, but the Result is never sent (find it with Transaction Status)', 0, 'drop'),
+  b(
+    '254710009408',
+    'times out in the queue: a Result goes to QueueTimeOutURL, nothing is paid',
+    1,
+    'queue_timeout',
+  ),
+  b('254710009500', 'request answered HTTP 500 (500.003.1001), not processed', 0, 'normal', 'error500'),
+  b(
+    '254710009504',
+    "paid and Result sent, but the HTTP answer is held back past the client's timeout",
+    0,
+    'normal',
+    'slow',
+  ),
+];
+
+export function b2cScenarioFor(phone: string): B2cScenario | undefined {
+  return B2C_SCENARIOS.find((x) => x.phone === phone);
+}
+
+/**
+ * The Result sent to QueueTimeOutURL when a B2C request times out in M-Pesa's queue. Safaricom does not
+ * document this payload (daraja.md §8); the simulator sends the usual `Result` envelope with these values.
+ */
+export const QUEUE_TIMEOUT_RESULT = {
+  resultCode: 1,
+  resultDesc: 'The service request timed out in the queue.',
+} as const;
+
+/** B2C ResultDesc texts (daraja.md §8.2), falling back to the STK table. */
+const B2C_RESULT_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  '0': 'The service request is processed successfully.',
+  '1': 'The balance is insufficient for the transaction.',
+  '2001': 'The initiator information is invalid.',
+  '2040': 'The receiver is not a registered M-Pesa customer',
+};
+
+export function b2cResultDescription(code: number | string): string {
+  return B2C_RESULT_DESCRIPTIONS[String(code)] ?? resultDescription(code);
+}
+
 /** ResultDesc texts as Daraja sends them (daraja.md §6). */
 export const RESULT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   '0': 'The service request is processed successfully.',
