@@ -6,8 +6,21 @@
  * Stops at the first 2xx, at once on 410 Gone (and disables the endpoint), or when the target is
  * deleted or disabled; `Retry-After` on 429/503 is honoured within the schedule (see
  * src/domain/webhook-schedule.ts). After the tenth failed attempt the delivery is `failed`.
+ *
+ * The HTTP attempt is a regular activity; the bookkeeping writes (finished, next attempt time, disable
+ * the endpoint) are local activities since patch `delivery-bookkeeping-local`, so a first-attempt
+ * success ends in the workflow task that sees the attempt complete. Runs started before the patch
+ * replay the old path (regular activities) until they end.
  */
-import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  defineQuery,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import type {
   AttemptOutcome,
   DeliverWebhookInput,
@@ -58,20 +71,53 @@ const { attemptDelivery } = proxyActivities<WebhookDeliveryActivities>({
 });
 
 // Bookkeeping writes are small and idempotent: retry them until the database is back.
-const { markDeliveryFinished, disableEndpoint } = proxyActivities<WebhookDeliveryActivities>({
+const FINISH_OPTIONS = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
+} as const;
 // The next-attempt time is only shown to people: a few tries, then the schedule goes on without it.
-const { noteNextAttempt } = proxyActivities<WebhookDeliveryActivities>({
+const NOTE_OPTIONS = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
+} as const;
+
+type Bookkeeping = Pick<
+  WebhookDeliveryActivities,
+  'markDeliveryFinished' | 'noteNextAttempt' | 'disableEndpoint'
+>;
+
+/**
+ * Patch id: the bookkeeping writes run as local activities (one marker event each, in the same workflow
+ * task) instead of regular ones (three events and one more workflow task each). Decided once per run.
+ */
+const BOOKKEEPING_LOCAL_PATCH = 'delivery-bookkeeping-local';
+
+const localFinish = proxyLocalActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
+const localNote = proxyLocalActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
+const LOCAL_BOOKKEEPING: Bookkeeping = {
+  markDeliveryFinished: localFinish.markDeliveryFinished,
+  disableEndpoint: localFinish.disableEndpoint,
+  noteNextAttempt: localNote.noteNextAttempt,
+};
+
+// Before the patch: the same writes as regular activities. Keep until no run started before the
+// patch is open (a delivery lasts at most about three days), then replace `patched` by `deprecatePatch`.
+const regularFinish = proxyActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
+const regularNote = proxyActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
+const REGULAR_BOOKKEEPING: Bookkeeping = {
+  markDeliveryFinished: regularFinish.markDeliveryFinished,
+  disableEndpoint: regularFinish.disableEndpoint,
+  noteNextAttempt: regularNote.noteNextAttempt,
+};
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryState> {
+  // Once, in the first workflow task: a run whose history has no marker keeps the regular activities
+  // for good (calling `patched` later would switch it to local ones once replay catches up).
+  const { markDeliveryFinished, noteNextAttempt, disableEndpoint } = patched(BOOKKEEPING_LOCAL_PATCH)
+    ? LOCAL_BOOKKEEPING
+    : REGULAR_BOOKKEEPING;
   const state: DeliveryState = {
     deliveryId: input.deliveryId,
     eventId: input.eventId,

@@ -1,12 +1,20 @@
 /**
  * The delivery workflow on the time-skipping server with stub activities: the whole three-day
  * schedule in seconds of wall time, jitter bounds, 410 Gone, Retry-After, skipped targets, the
- * state query, and replay of a jittered history.
+ * state query, and replay of a jittered history and of every recorded `histories/webhook-*.json`.
+ * Set MALIPO_RECORD_HISTORIES=1 to rewrite the current ones, then `npx biome format --write
+ * test/workflows/histories`. The `webhook-prepatch-*` files were recorded from the code before patch
+ * `delivery-bookkeeping-local` (regular bookkeeping activities) and cannot be re-recorded: keep them
+ * until that patch is removed.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { activityInfo } from '@temporalio/activity';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type {
@@ -23,6 +31,19 @@ import { deliverWebhook, webhookDeliveryState } from '../../workflows/webhook-de
 import { timeSkipping } from '../helpers/temporal';
 
 const WORKFLOW = path.join(__dirname, '..', '..', 'workflows', 'webhook-delivery.ts');
+const HISTORIES = path.join(__dirname, 'histories');
+const RECORD = process.env.MALIPO_RECORD_HISTORIES === '1';
+
+/** Saves the finished run's history as `histories/webhook-<name>.json` (only when recording). */
+async function keepHistory(name: string, handle: WorkflowHandle): Promise<void> {
+  if (!RECORD) return;
+  const history = await handle.fetchHistory();
+  fs.mkdirSync(HISTORIES, { recursive: true });
+  fs.writeFileSync(
+    path.join(HISTORIES, `webhook-${name}.json`),
+    `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`,
+  );
+}
 
 /** Stub activities that answer from `respond` and record what the workflow asked, in server time. */
 function stubs(respond: (attempt: number) => AttemptOutcome) {
@@ -63,6 +84,17 @@ const status = (
   ...extra,
 });
 
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+const eventNames = (events: HistoryEvent[]) =>
+  events.map((e) => EventType[e.eventType ?? 0]!.replace('EVENT_TYPE_', ''));
+const count = (events: HistoryEvent[], type: temporal.api.enums.v1.EventType) =>
+  events.filter((e) => e.eventType === type).length;
+const scheduledActivities = (events: HistoryEvent[]) =>
+  events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+const markers = (events: HistoryEvent[]) =>
+  events.flatMap((e) => e.markerRecordedEventAttributes?.markerName ?? []);
+
 let bundle: { code: string };
 let env: TestWorkflowEnvironment;
 let queueNo = 0;
@@ -95,12 +127,13 @@ async function run(
       args: [{ deliveryId: `dlv_${id}`, eventId: 'evt_test', ...extra }],
     }),
   );
-  return { state, calls, wallMs: Date.now() - started };
+  return { state, calls, wallMs: Date.now() - started, handle: env.client.workflow.getHandle(id) };
 }
 
 describe('deliverWebhook', () => {
   it('runs the whole three-day schedule against a receiver that always fails, in seconds', async () => {
-    const { state, calls, wallMs } = await run(() => fail500, 'whk:evt_always500:we_1');
+    const { state, calls, wallMs, handle } = await run(() => fail500, 'whk:evt_always500:we_1');
+    await keepHistory('always-500', handle);
     assert.ok(wallMs < 60_000, `took ${wallMs} ms of wall time`);
     assert.equal(state.status, 'failed');
     assert.equal(state.attempts, 10);
@@ -188,7 +221,11 @@ describe('deliverWebhook', () => {
   });
 
   it('stops at once on 410 Gone and asks for the endpoint to be disabled', async () => {
-    const { state, calls } = await run((n) => (n < 3 ? fail500 : status('gone', 410)), 'whk:evt_gone:we_1');
+    const { state, calls, handle } = await run(
+      (n) => (n < 3 ? fail500 : status('gone', 410)),
+      'whk:evt_gone:we_1',
+    );
+    await keepHistory('gone', handle);
     assert.equal(state.status, 'failed');
     assert.equal(state.attempts, 3);
     assert.equal(calls.attempts.length, 3);
@@ -200,11 +237,12 @@ describe('deliverWebhook', () => {
   });
 
   it('honours Retry-After within the schedule', async () => {
-    const { state, calls } = await run((n) => {
+    const { state, calls, handle } = await run((n) => {
       if (n === 1) return status('failed', 429, { retryAfterSeconds: 120 });
       if (n === 2) return status('failed', 503, { retryAfterSeconds: 86_400 });
       return status('succeeded', 204);
     }, 'whk:evt_retry_after:we_1');
+    await keepHistory('retry-after', handle);
     assert.equal(state.status, 'succeeded');
     assert.equal(state.attempts, 3);
     assert.deepEqual(calls.finished, [{ deliveryId: 'dlv_whk:evt_retry_after:we_1', status: 'succeeded' }]);
@@ -223,6 +261,7 @@ describe('deliverWebhook', () => {
       () => ({ outcome: 'skipped', reason: 'the endpoint was deleted' }),
       'whk:evt_skip:we_1',
     );
+    await keepHistory('skipped', skipped.handle);
     assert.equal(skipped.state.status, 'failed');
     assert.equal(skipped.calls.attempts.length, 1);
     assert.equal(skipped.calls.finished[0]!.reason, 'the endpoint was deleted');
@@ -230,6 +269,65 @@ describe('deliverWebhook', () => {
     const ok = await run((n) => (n < 4 ? fail500 : status('succeeded', 200)), 'whk:evt_fourth:we_1');
     assert.equal(ok.state.status, 'succeeded');
     assert.equal(ok.calls.attempts.length, 4);
+  });
+
+  it('a first-attempt success ends in the workflow task that sees the attempt: 14 events, one finish', async () => {
+    const id = 'whk:evt_first_ok:we_1';
+    const { state, calls, handle } = await run(() => status('succeeded', 200), id);
+    assert.equal(state.status, 'succeeded');
+    assert.equal(state.attempts, 1);
+    assert.equal(calls.attempts.length, 1);
+    assert.deepEqual(calls.finished, [{ deliveryId: `dlv_${id}`, status: 'succeeded' }]);
+
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    // before the patch: 17 events, three workflow tasks (markDeliveryFinished was a regular activity)
+    assert.ok(events.length <= 14, `${events.length} events: ${eventNames(events).join(' ')}`);
+    assert.equal(count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 2, 'two workflow tasks');
+    assert.deepEqual(scheduledActivities(events), ['attemptDelivery'], 'one regular activity');
+    assert.deepEqual(markers(events), ['core_patch', 'core_local_activity']);
+    // the patch itself costs two of them: its marker and the TemporalChangeVersion search attribute
+    // that sdk-core upserts with every new patch; without those a first-attempt success is 12 events
+    const patchCost = events.filter(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_patch' ||
+        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
+          ?.TemporalChangeVersion,
+    ).length;
+    assert.equal(patchCost, 2);
+    assert.ok(events.length - patchCost <= 12, `${events.length - patchCost} events besides the patch`);
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
+    await keepHistory('first-attempt-success', handle);
+  });
+
+  it('retries after two 500s and succeeds on the third attempt', async () => {
+    const id = 'whk:evt_third_ok:we_1';
+    const { state, calls, handle } = await run((n) => (n < 3 ? fail500 : status('succeeded', 200)), id);
+    assert.equal(state.status, 'succeeded');
+    assert.equal(state.attempts, 3);
+    assert.equal(calls.notes.length, 2);
+    assert.deepEqual(calls.finished, [{ deliveryId: `dlv_${id}`, status: 'succeeded' }]);
+    await keepHistory('500-500-success', handle);
+  });
+
+  it('stops when a failure ended a five-day failure run and the endpoint was disabled', async () => {
+    const id = 'whk:evt_five_days:we_1';
+    const { state, calls, handle } = await run(
+      () => ({ ...fail500, endpointDisabled: 'no 2xx answer for 5 days' }),
+      id,
+    );
+    assert.equal(state.status, 'failed');
+    assert.equal(state.attempts, 1);
+    assert.equal(calls.disabled.length, 0);
+    assert.equal(calls.notes.length, 0);
+    assert.deepEqual(calls.finished, [
+      {
+        deliveryId: `dlv_${id}`,
+        status: 'failed',
+        reason: 'the endpoint was disabled: no 2xx answer for 5 days',
+      },
+    ]);
+    await keepHistory('endpoint-disabled', handle);
   });
 
   it('exposes its state through a query while it waits', async () => {
@@ -259,5 +357,58 @@ describe('deliverWebhook', () => {
       assert.equal((await handle.result()).status, 'succeeded');
       assert.equal((await handle.query(webhookDeliveryState)).status, 'succeeded');
     });
+  });
+});
+
+/** Histories of runs started before patch `delivery-bookkeeping-local` (regular bookkeeping activities). */
+const PREPATCH = [
+  'first-attempt-success',
+  '500-500-success',
+  'gone',
+  'skipped',
+  'retry-after',
+  'always-500',
+  'endpoint-disabled',
+];
+
+describe('deliverWebhook: replay', () => {
+  const files = fs.existsSync(HISTORIES)
+    ? fs.readdirSync(HISTORIES).filter((f) => f.startsWith('webhook-') && f.endsWith('.json'))
+    : [];
+  const load = (f: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')));
+
+  it('every recorded webhook-*.json history replays against the current code', async () => {
+    for (const name of PREPATCH) {
+      assert.ok(files.includes(`webhook-prepatch-${name}.json`), `missing webhook-prepatch-${name}.json`);
+    }
+    const failures: string[] = [];
+    let replayed = 0;
+    const histories = files.map((f) => ({ workflowId: path.basename(f, '.json'), history: load(f) }));
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+      replayed++;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
+    }
+    assert.deepEqual(failures, []);
+    assert.equal(replayed, files.length);
+  });
+
+  it('the pre-patch histories take the regular-activity path; the current ones the local one', () => {
+    for (const name of PREPATCH) {
+      const events = load(`webhook-prepatch-${name}.json`).events ?? [];
+      assert.deepEqual(markers(events), [], `${name}: recorded before the patch, so no marker`);
+      assert.ok(scheduledActivities(events).includes('markDeliveryFinished'), `${name}: regular bookkeeping`);
+    }
+    const gone = load('webhook-prepatch-gone.json').events ?? [];
+    assert.ok(scheduledActivities(gone).includes('disableEndpoint'));
+    assert.ok(scheduledActivities(gone).includes('noteNextAttempt'));
+    for (const f of files.filter((f) => !f.startsWith('webhook-prepatch-'))) {
+      const events = load(f).events ?? [];
+      assert.equal(markers(events)[0], 'core_patch', `${f}: recorded with the patch`);
+      assert.deepEqual(
+        scheduledActivities(events).filter((a) => a !== 'attemptDelivery'),
+        [],
+        `${f}: bookkeeping as local activities`,
+      );
+    }
   });
 });
