@@ -51,6 +51,8 @@ export interface WorkloadResult {
     serverMsPerPayment: number;
   };
   peakRssMiB: { malipo: number; server: number };
+  /** Database round trips of the Malipo process per completed payment (0 for the floors' own work). */
+  dbQueriesPerPayment: number;
 }
 
 const PAYING_PHONE = '254708374149';
@@ -97,6 +99,14 @@ export async function runBench(o: BenchOptions): Promise<void> {
     const serverPid = s.devServer.process.pid;
     const sampler = new ResourceSampler(serverPid);
     sampler.start();
+    let queriesAtWindow = s.dbQueries.total;
+    const queryWindow = () => {
+      const n = s.dbQueries.total - queriesAtWindow;
+      queriesAtWindow = s.dbQueries.total;
+      return n;
+    };
+    const statementSnapshot = () =>
+      new Map([...s.dbQueries.byStatement].map(([k, v]) => [k, { ...v }] as const));
     const auth = { authorization: `Bearer ${s.key}` };
     const webhookTimeoutMs = quick ? 20_000 : 30_000;
     let refSeq = 0;
@@ -192,6 +202,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       extra: { offered?: number; concurrency?: number },
     ): WorkloadResult => {
       const res = sampler.window();
+      const queries = queryWindow();
       const ok = r.samples.filter((x) => x.ok);
       const errors: Record<string, number> = {};
       for (const x of r.samples)
@@ -217,6 +228,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
           serverMsPerPayment: ok.length ? (res.serverCpuS * 1000) / ok.length : Number.NaN,
         },
         peakRssMiB: { malipo: res.selfPeakRss / MiB, server: res.serverPeakRss / MiB },
+        dbQueriesPerPayment: ok.length ? queries / ok.length : Number.NaN,
       };
       workloads.push(w);
       allSamples.push({ system, samples: r.samples });
@@ -226,6 +238,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       // let the previous workload's stragglers (webhook workflows closing) finish before measuring
       await new Promise((r) => setTimeout(r, 1000));
       sampler.window();
+      queryWindow();
     };
     const brief = (w: WorkloadResult) =>
       `${w.completed}/${w.attempted} ok, ${w.completedPerSecond.toFixed(1)}/s, POST p99 ${fmtMs(w.post.p99)}, e2e p99 ${fmtMs(w.e2e.p99)}`;
@@ -253,10 +266,24 @@ export async function runBench(o: BenchOptions): Promise<void> {
       }
     }
     progress.phase(`malipo closed c=${concurrency}`, closedMs / 1000);
+    const statementsBefore = statementSnapshot();
     const closedRun = await closedLoop(concurrency, closedMs, payNow, progress);
     const malipoClosed = record(`malipo closed c=${concurrency}`, 'malipo', 'closed', closedRun, {
       concurrency,
     });
+    // Which statements a payment costs (closed loop; webhook stragglers may add a few).
+    const dbStatements = [...statementSnapshot()]
+      .map(([statement, v]) => {
+        const b = statementsBefore.get(statement) ?? { count: 0, ms: 0 };
+        return {
+          statement,
+          perPayment: (v.count - b.count) / Math.max(1, malipoClosed.completed),
+          ms: v.ms - b.ms,
+        };
+      })
+      .filter((x) => x.perPayment > 0)
+      .sort((a, b) => b.perPayment - a.perPayment)
+      .slice(0, 15);
     progress.done(brief(malipoClosed));
     await settle();
 
@@ -455,6 +482,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       skippedSaturated: skipped,
       history,
       pushes: pushCounts,
+      dbStatements,
       badSignatures: s.badSignatures,
       hold,
       targets: {
@@ -529,6 +557,8 @@ type Result = {
     floorActions: number;
   };
   pushes: { payments: number; onePush: number; noPush: number; morePushes: number };
+  /** The Malipo process's statements per closed-loop payment, most frequent first. */
+  dbStatements: Array<{ statement: string; perPayment: number; ms: number }>;
   badSignatures: number;
   hold: {
     pending: number;
@@ -557,6 +587,7 @@ export function renderTable(r: Result): string {
     'server',
     'peak RSS MiB malipo',
     'server',
+    'DB queries/pay',
   ];
   const rows = r.workloads.map((w) => [
     w.system === 'malipo' ? w.name : `floor: ${w.name.replace(/^floor /, '')}`,
@@ -575,6 +606,7 @@ export function renderTable(r: Result): string {
     fmt(w.cpu.serverMsPerPayment),
     fmt(w.peakRssMiB.malipo, 0),
     fmt(w.peakRssMiB.server, 0),
+    w.system === 'malipo' ? fmt(w.dbQueriesPerPayment) : '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -594,6 +626,10 @@ export function renderTable(r: Result): string {
     `closed-loop payments/s: ${fmt(r.paymentsPerSecond)}   floor (bare workflow) ${fmt(r.floor.workflowPerSecond)}/s   floor (bare express) ${fmt(r.floor.expressPerSecond)}/s`,
     `floor ratio (malipo ÷ bare workflow): throughput ${fmt(r.floorRatio, 2)}   e2e p50 ×${fmt(r.floor.e2eP50Ratio, 2)}   e2e p99 ×${fmt(r.floor.e2eP99Ratio, 2)}`,
     `history per successful payment (${r.history.sampled} sampled): stkPush ${fmt(r.history.stkPushEventsPerPayment)} events + webhook delivery ${fmt(r.history.webhookEventsPerPayment)}; actions ${fmt(r.history.stkPushActionsPerPayment)} + ${fmt(r.history.actionsPerPayment - r.history.stkPushActionsPerPayment)} = ${fmt(r.history.actionsPerPayment)}   (floor: ${r.history.floorEvents} events, ${r.history.floorActions} actions)`,
+    `database round trips of the Malipo process per closed-loop payment, most frequent: ${r.dbStatements
+      .slice(0, 5)
+      .map((x) => `${fmt(x.perPayment)}× ${x.statement.slice(0, 60)}`)
+      .join('; ')}`,
     `pushes per payment (simulator ledger): ${r.pushes.onePush}/${r.pushes.payments} exactly one, ${r.pushes.noPush} none, ${r.pushes.morePushes} more; bad webhook signatures ${r.badSignatures}`,
     `hold: ${r.hold.pending} pending (created at ${fmt(r.hold.createPerSecond)}/s); worker RSS peak ${fmt(r.hold.workerRssMiB.peak, 0)} MiB, end ${fmt(r.hold.workerRssMiB.end, 0)} MiB; server RSS ${fmt(r.hold.serverRssMiB, 0)} MiB; getSystemInfo p50 ${fmtMs(r.hold.getSystemInfoMs.p50)} p99 ${fmtMs(r.hold.getSystemInfoMs.p99)} ms`,
     `targets: ${Object.entries(r.targets)

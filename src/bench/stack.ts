@@ -51,6 +51,19 @@ export interface Delivery {
   eventId: string;
 }
 
+export interface DbQueryStats {
+  total: number;
+  byStatement: Map<string, { count: number; ms: number }>;
+}
+
+/** The statement a query runs, without its parameter list: `select … from "payments" where …`. */
+function statementOf(sqlText: string): string {
+  return sqlText
+    .replace(/\s+/g, ' ')
+    .replace(/\(\$\d+(, \$\d+)*\)/g, '(…)')
+    .slice(0, 140);
+}
+
 export interface BenchStack {
   url: string;
   key: string;
@@ -65,6 +78,8 @@ export interface BenchStack {
   payingPhone(): string;
   /** Webhook requests refused by signature verification. */
   badSignatures: number;
+  /** Database round trips of the Malipo process (API and worker), in total and by statement. */
+  dbQueries: DbQueryStats;
   stop(): Promise<void>;
 }
 
@@ -93,9 +108,18 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     closers.push(() => devServer.stop());
 
     step('opening the database');
+    const dbQueries: DbQueryStats = { total: 0, byStatement: new Map() };
     const dbHandle: DatabaseHandle = await openDatabase({
       url: opts.databaseUrl,
       dataDir: path.join(dir, 'db'),
+      onQuery: (sqlText, ms) => {
+        dbQueries.total++;
+        const key = statementOf(sqlText);
+        const st = dbQueries.byStatement.get(key) ?? { count: 0, ms: 0 };
+        st.count++;
+        st.ms += ms;
+        dbQueries.byStatement.set(key, st);
+      },
     });
     closers.push(() => dbHandle.close());
     const db = dbHandle.db;
@@ -270,6 +294,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
       sandbox,
       payingPhone: () => payingPhones[phoneTurn++ % payingPhones.length] as string,
       expressUrl: `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`,
+      dbQueries,
       waitForWebhook(paymentId: string, timeoutMs: number): Promise<Delivery> {
         const done = arrived.get(paymentId);
         if (done) {

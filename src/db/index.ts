@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations';
 import type { Database } from './schema';
@@ -28,6 +28,8 @@ export interface OpenDatabaseOptions {
   /** Apply migrations (default true). */
   migrate?: boolean;
   poolSize?: number;
+  /** Called after every query with its SQL and duration (the benchmark counts round trips with it). */
+  onQuery?: ((sql: string, durationMs: number) => void) | undefined;
 }
 
 // pg returns int8 as string by default; our int8 columns (counters, unix ms) fit in a double.
@@ -64,18 +66,23 @@ function pgliteAsPool(pglite: PGlite) {
 
 export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
+  const onQuery = opts.onQuery;
+  const log = onQuery ? { log: (e: LogEvent) => onQuery(e.query.sql, e.queryDurationMillis) } : {};
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
     pool.on('error', () => {
       /* an idle client died; the pool replaces it */
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...log });
     handle = { db, kind: 'postgres', close: () => db.destroy() };
   } else {
     if (opts.dataDir) fs.mkdirSync(path.dirname(opts.dataDir), { recursive: true });
     const pglite = await PGlite.create(opts.dataDir ? { dataDir: opts.dataDir } : {});
-    // biome-ignore lint/suspicious/noExplicitAny: the adapter satisfies the structural pool interface Kysely uses
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pgliteAsPool(pglite) as any }) });
+    const db = new Kysely<Database>({
+      // biome-ignore lint/suspicious/noExplicitAny: the adapter satisfies the structural pool interface Kysely uses
+      dialect: new PostgresDialect({ pool: pgliteAsPool(pglite) as any }),
+      ...log,
+    });
     handle = { db, kind: 'pglite', close: () => db.destroy() };
   }
   if (opts.migrate !== false) await migrate(handle.db);
