@@ -7,6 +7,8 @@ import type { Logger } from '../src/logger';
 import type { SecretBox } from '../src/platform/secret-box';
 import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
 import { WebhookRepository } from '../src/webhooks/repository';
+import { createLookupActivities } from './lookups';
+import { createPayoutActivities } from './payouts';
 import { createStkActivities } from './stk';
 import { createWebhookActivities } from './webhooks';
 
@@ -28,6 +30,11 @@ export function createActivities(deps: ActivityDeps) {
     scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
   });
   const webhookRepo = new WebhookRepository(deps.db, deps.secretBox, { mode });
+  const tokenCache = deps.tokenCache ?? new TokenCache();
+  // a payment's status never waits on its webhooks: this only plans rows and starts workflows
+  const onEvent = async (eventId: string): Promise<void> => {
+    await dispatchEvent(webhookRepo, starter, eventId);
+  };
   return {
     ...createStkActivities({
       db: deps.db,
@@ -36,11 +43,27 @@ export function createActivities(deps: ActivityDeps) {
       publicUrl: deps.config.publicUrl,
       callbackSecret: deps.callbackSecret,
       darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
-      tokenCache: deps.tokenCache ?? new TokenCache(),
-      // a payment's status never waits on its webhooks: this only plans rows and starts workflows
-      onEvent: async (eventId) => {
-        await dispatchEvent(webhookRepo, starter, eventId);
-      },
+      tokenCache,
+      onEvent,
+    }),
+    ...createPayoutActivities({
+      db: deps.db,
+      box: deps.secretBox,
+      logger: deps.logger,
+      publicUrl: deps.config.publicUrl,
+      callbackSecret: deps.callbackSecret,
+      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
+      tokenCache,
+      onEvent,
+    }),
+    ...createLookupActivities({
+      db: deps.db,
+      box: deps.secretBox,
+      logger: deps.logger,
+      publicUrl: deps.config.publicUrl,
+      callbackSecret: deps.callbackSecret,
+      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
+      tokenCache,
     }),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
   };

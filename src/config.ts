@@ -72,6 +72,8 @@ const EnvSchema = z.object({
    * it was sent is ambiguous (never pushed again). Below the initiate activity's 60 s start-to-close.
    */
   MALIPO_DARAJA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(50_000).default(30_000),
+  /** How long GET /v1/balance and POST /v1/transactions/status wait for Daraja's Result before a 504. */
+  MALIPO_LOOKUP_WAIT_MS: z.coerce.number().int().min(1000).max(120_000).default(30_000),
   /** Payment submissions per minute per client IP on the public pay pages (page views and status polls: 10×). */
   MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */

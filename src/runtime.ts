@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { type DevCredentials, ensureDevCredentials } from './admin/dev-bootstrap';
+import { registerDevC2b } from './c2b/dev';
 import type { Config } from './config';
 import { type DatabaseHandle, openDatabase } from './db';
 import { callbackSecretOf, createApp } from './http/app';
@@ -139,6 +140,20 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
       stack.add('http', () => new Promise((r) => server.close(() => r(undefined))));
       const addr = http.address();
       url = `http://${config.HOST}:${typeof addr === 'object' && addr ? addr.port : config.PORT}`;
+      // the simulator keeps C2B registrations in memory: register the demo paybill's URLs on every start
+      if (sandboxRouter && devCredentials?.c2bChannelId) {
+        await registerDevC2b(
+          {
+            db: db.db,
+            box: secretBox,
+            publicUrl: config.publicUrl,
+            callbackSecret: callbackSecretOf(config, secretBox),
+            logger,
+          },
+          devCredentials.merchantId,
+          devCredentials.c2bChannelId,
+        );
+      }
     }
 
     return {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db';
+import { DEV_C2B_SHORTCODE, ensureDevC2bChannel } from '../c2b/dev';
 import { type ChannelInput, createChannel, updateChannel } from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
 import { createApiKey, findActiveKey } from '../platform/keys';
@@ -30,6 +31,8 @@ export interface DevCredentials {
   paymentLinkUrl?: string;
   /** The simulator's handset page of the sandbox test number. */
   handsetUrl?: string;
+  /** The demo C2B paybill (600984); `malipo dev` registers its URLs with the simulator at start. */
+  c2bChannelId?: string;
 }
 
 /** The simulator's default app: Daraja's public sandbox shortcode and passkey, and documented test keys. */
@@ -108,6 +111,20 @@ export async function ensureDevCredentials(deps: {
     await updateChannel(db, secretBox, merchantId, channel.id, { baseUrl }, ACTOR);
   }
 
+  // a C2B paybill beside the default channel: 174379 is STK-only and cannot register C2B URLs
+  const c2bChannelId = await ensureDevC2bChannel(
+    db,
+    secretBox,
+    merchantId,
+    {
+      ...simulatorChannelInput(baseUrl),
+      name: 'Simulator C2B paybill',
+      shortcode: DEV_C2B_SHORTCODE,
+      isDefault: false,
+    },
+    saved?.c2bChannelId,
+  );
+
   let key = saved?.apiKey && saved.merchantId === merchantId ? saved : undefined;
   if (key && !(await findActiveKey(db, key.apiKey))) key = undefined;
   const issued = key
@@ -155,6 +172,7 @@ export async function ensureDevCredentials(deps: {
     paymentLinkId: paymentLinkId!,
     paymentLinkUrl: linkUrl(config.publicUrl, paymentLinkId!),
     handsetUrl: `${config.publicUrl}/sandbox/phone/254708374149`,
+    c2bChannelId,
   };
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });

@@ -713,7 +713,7 @@ export function buildQrPayload(input: QrInput): QrPayload {
   if (!/^\d{5,12}$/.test(input.creditParty ?? ''))
     issues.add('creditParty', 'must be a till, paybill or MSISDN');
   const size = input.size ?? 300;
-  if (!Number.isInteger(size) || size < 100 || size > 1000) issues.add('size', 'must be 100-1000 pixels');
+  if (!Number.isInteger(size) || size < 50 || size > 2000) issues.add('size', 'must be 50-2000 pixels');
   issues.throwIfAny();
   return {
     MerchantName: input.merchantName,

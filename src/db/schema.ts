@@ -2,6 +2,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { LinkTables } from './tables/links';
 import type { PaymentTables } from './tables/payments';
+import type { PayoutTables } from './tables/payouts';
 import type { WebhookTables } from './tables/webhooks';
 
 export interface MetaTable {
@@ -54,6 +55,10 @@ export interface ChannelsTable {
   consumer_secret_enc: string;
   initiator_name: string | null;
   initiator_password_enc: string | null;
+  /** C2B validation rule (migration 006): `accept_all` or `open_links`. */
+  c2b_validation: Generated<'accept_all' | 'open_links'>;
+  c2b_response_type: 'Completed' | 'Cancelled' | null;
+  c2b_registered_at: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -77,7 +82,7 @@ export interface RateLimitWindowsTable {
   expires_at: number;
 }
 
-export interface Database extends PaymentTables, WebhookTables, LinkTables {
+export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables {
   malipo_meta: MetaTable;
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;

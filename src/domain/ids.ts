@@ -11,6 +11,7 @@ export const ID_PREFIXES = {
   request: 'req',
   paymentLink: 'lnk',
   payout: 'po',
+  lookup: 'lkp',
   audit: 'aud',
 } as const;
 

@@ -21,14 +21,18 @@ import { openApiRoute, registerDocsUi } from './openapi';
 import { rejectNul } from './middleware/reject-nul';
 import { requestId } from './request-id';
 import { mountRoutes, type RouteDef } from './route';
+import { c2bRoutes } from './routes/c2b';
 import { channelRoutes } from './routes/channels';
 import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
+import { lookupRoutes } from './routes/lookups';
 import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentRoutes } from './routes/payments';
+import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
 import { createPayRouter } from '../links/router';
 import { PaymentService } from '../payments/service';
+import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
 import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
 import { WebhookRepository } from '../webhooks/repository';
@@ -38,9 +42,12 @@ import type { Resolver } from '../webhooks/ssrf';
 export const API_ROUTES: RouteDef[] = [
   ...healthRoutes,
   ...channelRoutes,
+  ...c2bRoutes,
   ...keyRoutes,
   ...paymentRoutes,
+  ...payoutRoutes,
   ...paymentLinkRoutes,
+  ...lookupRoutes,
   ...webhookRoutes,
 ];
 
@@ -59,6 +66,8 @@ export interface AppDeps {
   extraRoutes?: RouteDef[] | undefined;
   /** The STK payment use cases. */
   payments: PaymentService;
+  /** The B2C payout use cases. */
+  payouts: PayoutService;
   /** Mints and checks the tokens in Daraja callback URLs. */
   callbackSecret: string;
   /** DNS for the webhook SSRF guard (tests inject one); the system resolver by default. */
@@ -69,7 +78,7 @@ export interface AppDeps {
   deliveryStarter: DeliveryStarter;
 }
 
-type Derived = 'payments' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
+type Derived = 'payments' | 'payouts' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
 
 /** What createApp needs; the payment service, callback secret and webhook parts are derived when not given. */
 export type AppInput = Omit<AppDeps, Derived> & Partial<Pick<AppDeps, Derived>>;
@@ -87,6 +96,14 @@ function rateLimitStore(deps: AppDeps): RateLimitStore {
 }
 
 const BODY_LIMIT = '64kb';
+
+/**
+ * Daraja hook URLs carry their proof in the path (`/hooks/daraja/<kind>/<id>/<token>/…`): a logged
+ * token would let anyone who reads the logs forge callbacks, so it never reaches a log line.
+ */
+export function withoutHookToken(url: string): string {
+  return url.replace(/^(\/hooks\/daraja\/[^/?]+\/[^/?]+\/)[^/?]+/, '$1[token]');
+}
 
 /** A body that is present must be JSON. */
 const requireJson: RequestHandler = (req, _res, next) => {
@@ -112,6 +129,15 @@ export function createApp(input: AppInput): Express {
         logger: input.logger,
         initiationWaitMs: input.config.MALIPO_INITIATION_WAIT_MS,
         stkConfig: stkConfigFrom(input.config),
+      }),
+    payouts:
+      input.payouts ??
+      new PayoutService({
+        db: input.db,
+        box: input.secretBox,
+        temporal: input.temporal,
+        taskQueue: input.config.TEMPORAL_TASK_QUEUE,
+        logger: input.logger,
       }),
     webhooks:
       input.webhooks ??
@@ -139,7 +165,10 @@ export function createApp(input: AppInput): Express {
         return { requestId: locals.requestId, keyId: locals.auth?.keyId, route: locals.route };
       },
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        req: (req: { method: string; url: string }) => ({
+          method: req.method,
+          url: withoutHookToken(req.url),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },

@@ -51,9 +51,20 @@ function automaticErrors(route: RouteDef): ErrorCode[] {
 function operation(route: RouteDef): ZodOpenApiOperationObject {
   const responses: Record<string, ZodOpenApiResponseObject> = {};
   for (const [status, spec] of Object.entries(route.responses)) {
+    const binary = Object.keys(spec.binary ?? {}).map((type) => [
+      type,
+      { schema: { type: 'string' as const, contentMediaType: type, description: spec.binary?.[type] } },
+    ]);
     responses[status] = {
       description: spec.description,
-      ...(spec.schema ? { content: { 'application/json': { schema: spec.schema } } } : {}),
+      ...(spec.schema || binary.length > 0
+        ? {
+            content: {
+              ...(spec.schema ? { 'application/json': { schema: spec.schema } } : {}),
+              ...Object.fromEntries(binary),
+            },
+          }
+        : {}),
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();

@@ -28,6 +28,8 @@ export interface ResponseSpec {
   description: string;
   /** Omit for an empty body (204). */
   schema?: z.ZodType;
+  /** Non-JSON bodies this status may also carry, by media type (e.g. `image/png`), with a description. */
+  binary?: Record<string, string>;
 }
 export type Responses = { [status: number]: ResponseSpec };
 
@@ -39,6 +41,8 @@ export interface Reply {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Record<string, string> | undefined;
+  /** A non-JSON body instead of `body`; its media type must be declared in the status's `binary`. */
+  readonly binary?: { contentType: string; data: Buffer } | undefined;
 }
 
 export interface RouteContext<P, Q, B, S extends Scope | null, R extends Responses> {
@@ -165,6 +169,13 @@ function handlerFor(route: RouteDef, deps: AppDeps): RequestHandler {
     const spec = route.responses[reply.status];
     if (!spec) throw new Error(`${route.method} ${route.path} answered undeclared status ${reply.status}`);
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+    if (reply.binary) {
+      if (!spec.binary?.[reply.binary.contentType]) {
+        throw new Error(`${route.method} ${route.path} answered undeclared ${reply.binary.contentType}`);
+      }
+      res.status(reply.status).type(reply.binary.contentType).send(reply.binary.data);
+      return;
+    }
     if (!spec.schema) {
       res.status(reply.status).end();
       return;

@@ -119,6 +119,8 @@ export interface PaymentFilter {
   phone?: string | undefined;
   channelId?: string | undefined;
   linkId?: string | undefined;
+  /** `stk` or `c2b`. */
+  kind?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
   cursor?: { at: Date; id: string } | undefined;
@@ -265,6 +267,7 @@ export class PaymentRepository {
     if (f.phone) q = q.where('phone', '=', f.phone);
     if (f.channelId) q = q.where('channel_id', '=', f.channelId);
     if (f.linkId) q = q.where('link_id', '=', f.linkId);
+    if (f.kind) q = q.where('kind', '=', f.kind);
     if (f.from) q = q.where('created_at', '>=', f.from);
     if (f.to) q = q.where('created_at', '<', f.to);
     if (f.cursor) {

@@ -11,6 +11,8 @@ export type AuditAction =
   | 'channel.update'
   | 'channel.disable'
   | 'channel.delete'
+  | 'channel.c2b_register'
+  | 'channel.c2b_update'
   | 'webhook_endpoint.create'
   | 'webhook_endpoint.update'
   | 'webhook_endpoint.delete'

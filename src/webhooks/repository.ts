@@ -21,7 +21,15 @@ import { generateWebhookSecret } from './signing';
 import { assertWebhookUrlAllowed, type Resolver, type WebhookMode } from './ssrf';
 
 /** The event types an endpoint can subscribe to (payouts add theirs later); `*` means all. */
-export const WEBHOOK_EVENT_TYPES = ['payment.success', 'payment.failed', 'payment.needs_review'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'payment.success',
+  'payment.failed',
+  'payment.needs_review',
+  'payment.c2b',
+  'payout.success',
+  'payout.failed',
+  'payout.needs_review',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** How long a rotated-out secret keeps signing. */
@@ -560,12 +568,14 @@ export class WebhookRepository {
   ): Promise<Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }>> {
     const out: Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }> = [];
     if (onlyEndpoint === undefined) {
+      // events.payment_id names the payment or payout the event is about
+      const table = event.type.startsWith('payout.') ? 'payouts' : 'payments';
       const payment = await this.db
-        .selectFrom('payments')
+        .selectFrom(table)
         .select(['callback_url', 'api_key_id'])
         .where('id', '=', event.payment_id)
         .executeTakeFirst();
-      // a callback URL is signed with the secret of the API key that created the payment
+      // a callback URL is signed with the secret of the API key that created the payment or payout
       if (payment?.callback_url && payment.api_key_id) {
         out.push({
           kind: 'callback_url',

@@ -26,6 +26,8 @@ import type { StkPaymentState, StkPushConfig } from '../../src/domain/stk';
 import { callbackSecretOf, createApp } from '../../src/http/app';
 import { createLogger, type Logger } from '../../src/logger';
 import { PaymentService } from '../../src/payments/service';
+import { PayoutService } from '../../src/payouts/service';
+import type { PayoutConfig } from '../../src/domain/payout';
 import { stkConfigFrom } from '../../src/payments/settings';
 import { createChannel } from '../../src/platform/channels';
 import { createApiKey, type IssuedKey } from '../../src/platform/keys';
@@ -77,7 +79,18 @@ export const STACK_STK: Readonly<Partial<StkPushConfig>> = {
   transientRetryInitialDelayMs: 1000,
 };
 
+/** Payout knobs shortened for tests (then `opts.payoutConfig` on top). */
+export const STACK_PAYOUT: Readonly<Partial<PayoutConfig>> = {
+  resultWaitMs: 4000,
+  statusWaitMs: 3000,
+  maxStatusQueries: 2,
+  statusRetryDelayMs: 500,
+  graceMs: 0,
+};
+
 export interface StackOptions {
+  /** Per-payout workflow knobs over STACK_PAYOUT. */
+  payoutConfig?: Partial<PayoutConfig> | undefined;
   /** Environment overrides, parsed by loadConfig over STACK_ENV. */
   env?: Record<string, string> | undefined;
   /** Simulator options over STACK_SANDBOX. */
@@ -122,6 +135,7 @@ export interface Stack extends StackMerchant {
   taskQueue: string;
   logger: Logger;
   payments: PaymentService;
+  payouts: PayoutService;
   /** Any HTTP request to the app. */
   request(method: string, path: string, opts?: RequestOpts): Promise<TestResponse>;
   /** A JSON request with the stack's key (headers may override Authorization). */
@@ -233,6 +247,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       initiationWaitMs: config.MALIPO_INITIATION_WAIT_MS,
       stkConfig: { ...STACK_STK, ...stkConfigFrom(config), ...opts.stkConfig },
     });
+    const payouts = new PayoutService({
+      db,
+      box: secretBox,
+      temporal,
+      taskQueue,
+      logger,
+      payoutConfig: { ...STACK_PAYOUT, ...opts.payoutConfig },
+    });
     const app = createApp({
       config,
       db,
@@ -241,6 +263,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       secretBox,
       sandbox: sandbox.router,
       payments,
+      payouts,
       callbackSecret,
     });
     handler = app;
@@ -313,6 +336,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       taskQueue,
       logger,
       payments,
+      payouts,
       request,
       api: (method, path, body, headers) =>
         request(method, path, { ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) }),

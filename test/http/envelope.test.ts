@@ -195,4 +195,17 @@ describe('the error envelope', () => {
     assert.ok(!all.includes(m.key), 'the key never appears in logs');
     assert.ok(!all.includes('712345678'), 'phone numbers are masked');
   });
+
+  it('a Daraja hook URL is logged without its token', async () => {
+    lines.length = 0;
+    const token = 'S3cretT0kenThatMustNotBeLogged01';
+    await t.request('POST', `/hooks/daraja/stk/pay_abcdefgh/${token}`, { body: {} });
+    await t.request('POST', `/hooks/daraja/b2c/po_abcdefgh/${token}/result`, { body: {} });
+    const urls = lines.map((l) => JSON.parse(l)).filter((l) => l.req?.url?.startsWith('/hooks/daraja/'));
+    assert.deepEqual(
+      [...new Set(urls.map((l) => l.req.url))],
+      ['/hooks/daraja/stk/pay_abcdefgh/[token]', '/hooks/daraja/b2c/po_abcdefgh/[token]/result'],
+    );
+    assert.ok(!lines.join('\n').includes(token), 'the token never appears in logs');
+  });
 });

@@ -5,6 +5,7 @@ import * as m002 from './002_platform';
 import * as m003 from './003_payments';
 import * as m004 from './004_webhooks';
 import * as m005 from './005_payment_links';
+import * as m006 from './006_payouts_c2b';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '003_payments': m003,
   '004_webhooks': m004,
   '005_payment_links': m005,
+  '006_payouts_c2b': m006,
 };

@@ -23,7 +23,10 @@ export const PaymentSchema = z
   .object({
     id: z.string().meta({ example: 'pay_3xK9mQ2vL8nR4tY7wZ1aB5' }),
     object: z.literal('payment'),
-    kind: z.string().meta({ description: '`stk` for payments Malipo started' }),
+    kind: z.string().meta({
+      description:
+        '`stk` for payments Malipo started, `c2b` for payments customers made unprompted to the paybill or till',
+    }),
     status: z.enum(PAYMENT_STATUSES),
     amount: z.number().int().meta({ description: 'Whole KES' }),
     currency: z.literal('KES'),
@@ -48,6 +51,18 @@ export const PaymentSchema = z
     settledAt: Timestamp.nullable(),
   })
   .meta({ id: 'Payment' });
+
+/** Merchant metadata on a payment or payout: echoed back, never interpreted. */
+export const metadataSchema = z
+  .record(z.string().max(64), z.unknown())
+  .optional()
+  .refine((m) => m === undefined || Object.keys(m).length <= METADATA_MAX_KEYS, {
+    message: `metadata may have at most ${METADATA_MAX_KEYS} keys`,
+  })
+  .refine((m) => m === undefined || Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
+    message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+  })
+  .meta({ description: 'Echoed back on the resource and its webhooks; ≤ 20 keys, ≤ 2 KiB' });
 
 const text = (max: number, what: string) =>
   z
@@ -83,21 +98,12 @@ const CreateStkPushSchema = z
       .max(2048)
       .optional()
       .meta({ description: 'Receives this payment’s signed webhooks' }),
-    metadata: z
-      .record(z.string().max(64), z.unknown())
-      .optional()
-      .refine((m) => m === undefined || Object.keys(m).length <= METADATA_MAX_KEYS, {
-        message: `metadata may have at most ${METADATA_MAX_KEYS} keys`,
-      })
-      .refine((m) => m === undefined || Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
-        message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
-      })
-      .meta({ description: 'Echoed back on the payment and its webhooks; ≤ 20 keys, ≤ 2 KiB' }),
+    metadata: metadataSchema,
     idempotencyKey: z.string().optional().meta({ description: 'Alternative to the Idempotency-Key header' }),
   })
   .meta({ id: 'CreateStkPush' });
 
-function idempotencyKeyOf(
+export function idempotencyKeyOf(
   header: string | undefined,
   altHeader: string | undefined,
   body?: string,
@@ -118,7 +124,7 @@ function idempotencyKeyOf(
   return key;
 }
 
-const fieldError = (code: 'INVALID_PHONE_NUMBER' | 'INVALID_AMOUNT', path: string, message: string) =>
+export const fieldError = (code: 'INVALID_PHONE_NUMBER' | 'INVALID_AMOUNT', path: string, message: string) =>
   new MalipoError(code, message, { details: [{ path, message, code: code.toLowerCase() }] });
 
 export const createStkPushRoute = defineRoute({
@@ -210,6 +216,7 @@ const ListQuery = z.object({
   phone: z.string().max(20).optional(),
   channelId: z.string().max(80).optional(),
   linkId: z.string().max(80).optional(),
+  kind: z.enum(['stk', 'c2b']).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -253,6 +260,7 @@ export const listPaymentsRoute = defineRoute({
       phone,
       channelId: query.channelId,
       linkId: query.linkId,
+      kind: query.kind,
       from: query.from ? new Date(query.from) : undefined,
       to: query.to ? new Date(query.to) : undefined,
       cursor,

@@ -1,0 +1,201 @@
+/**
+ * Activities of workflow `b2cPayout`: send the one B2C request, start Transaction Status lookups,
+ * record each change. The initiator password is opened and encrypted into the SecurityCredential
+ * here, and the ResultURL tokens are minted here, so neither enters workflow history.
+ */
+import { ApplicationFailure, activityInfo } from '@temporalio/activity';
+import { DarajaClient, DarajaError, DarajaInputError, type TokenCache } from '../src/daraja';
+import { certificateFor } from '../src/daraja/certificates';
+import { securityCredential } from '../src/daraja/security-credential';
+import type { Db } from '../src/db';
+import { MalipoError } from '../src/domain/errors';
+import { maskPhone } from '../src/domain/phone';
+import type { Logger } from '../src/logger';
+import { payoutCallbackPath } from '../src/payouts/callback-paths';
+import { PaymentRepository } from '../src/payments/repository';
+import { PayoutRepository } from '../src/payouts/repository';
+import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
+import type { SecretBox } from '../src/platform/secret-box';
+import {
+  type InitiateB2cPayoutInput,
+  type InitiateB2cPayoutResult,
+  PAYOUT_INITIATION_ERRORS,
+  type PayoutActivities,
+  type QueryPayoutStatusInput,
+  type QueryPayoutStatusResult,
+  type RecordPayoutStatusInput,
+  type RecordPayoutStatusResult,
+} from './payout-types';
+
+export interface PayoutActivityDeps {
+  db: Db;
+  box: SecretBox;
+  logger: Logger;
+  /** Base URL Daraja calls back (MALIPO_PUBLIC_URL). */
+  publicUrl: string;
+  callbackSecret: string;
+  tokenCache: TokenCache;
+  darajaTimeoutMs?: number;
+  /** Called after a change appended an event (webhook deliveries start here). */
+  onEvent?: (eventId: string) => Promise<void>;
+}
+
+/** A channel that can pay out: its credentials plus the initiator, or a non-retryable failure. */
+interface Initiator {
+  c: ChannelCredentials;
+  initiatorName: string;
+  credential: string;
+}
+
+export function createPayoutActivities(deps: PayoutActivityDeps): PayoutActivities {
+  const repo = new PayoutRepository(deps.db);
+  // events are one table for payments and payouts
+  const events = new PaymentRepository(deps.db);
+
+  async function initiator(channelId: string): Promise<Initiator> {
+    let c: ChannelCredentials;
+    try {
+      c = await loadChannelCredentials(deps.db, deps.box, channelId);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(
+        `channel ${channelId} cannot pay out: ${err instanceof Error ? err.message : String(err)}`,
+        PAYOUT_INITIATION_ERRORS.misconfigured,
+      );
+    }
+    if (!c.initiatorName || !c.initiatorPassword) {
+      throw ApplicationFailure.nonRetryable(
+        `channel ${channelId} has no initiator name and password`,
+        PAYOUT_INITIATION_ERRORS.misconfigured,
+      );
+    }
+    return {
+      c,
+      initiatorName: c.initiatorName,
+      credential: securityCredential(c.initiatorPassword, { path: certificateFor(c.environment) }),
+    };
+  }
+
+  function client(c: ChannelCredentials): DarajaClient {
+    return new DarajaClient({
+      baseUrl: c.baseUrl,
+      consumerKey: c.consumerKey,
+      consumerSecret: c.consumerSecret,
+      tokenCache: deps.tokenCache,
+      ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
+    });
+  }
+
+  const url = (payoutId: string, kind: 'result' | 'timeout' | 'status') =>
+    `${deps.publicUrl}${payoutCallbackPath(deps.callbackSecret, payoutId, kind)}`;
+
+  return {
+    async initiateB2cPayout(input: InitiateB2cPayoutInput): Promise<InitiateB2cPayoutResult> {
+      const { c, initiatorName, credential } = await initiator(input.channelId);
+      const log = deps.logger.child({ payoutId: input.payoutId });
+
+      // The never-twice guard: mark the request before sending it. An attempt that finds the mark
+      // cannot know whether the earlier one reached Daraja, so it must not send again.
+      if (!(await repo.markRequest(input.payoutId))) {
+        log.warn(
+          { attempt: activityInfo().attempt },
+          'an earlier attempt may have sent this payout; not sending again',
+        );
+        return { kind: 'ambiguous', reason: 'an earlier attempt of this payout may have reached Daraja' };
+      }
+      try {
+        const ack = await client(c).b2cPayment({
+          originatorConversationId: input.payoutId,
+          initiatorName,
+          securityCredential: credential,
+          command: input.commandId,
+          amount: input.amount,
+          shortcode: c.shortcode,
+          phone: input.phone,
+          remarks: input.remarks,
+          occasion: input.occasion,
+          resultUrl: url(input.payoutId, 'result'),
+          queueTimeoutUrl: url(input.payoutId, 'timeout'),
+        });
+        await repo.setRequestOutcome(input.payoutId, 'accepted');
+        log.info(
+          { phone: maskPhone(input.phone), conversationId: ack.conversationId },
+          'b2c payout request accepted',
+        );
+        return {
+          kind: 'accepted',
+          conversationId: ack.conversationId,
+          originatorConversationId: ack.originatorConversationId || input.payoutId,
+        };
+      } catch (err) {
+        if (
+          err instanceof DarajaInputError ||
+          (err instanceof MalipoError && !(err instanceof DarajaError))
+        ) {
+          // refused by our own pre-send checks: nothing left the process
+          await repo.setRequestOutcome(input.payoutId, null);
+          return { kind: 'rejected', code: err.code, message: err.message };
+        }
+        if (err instanceof DarajaError) {
+          switch (err.kind) {
+            case 'not_sent':
+              await repo.setRequestOutcome(input.payoutId, null);
+              throw ApplicationFailure.retryable(
+                `payout not sent: ${err.message}`,
+                PAYOUT_INITIATION_ERRORS.notSent,
+              );
+            case 'rejected':
+              // A 5xx is never a rejection we can trust: the request may have been processed.
+              if ((err.httpStatus ?? 0) >= 500) break;
+              await repo.setRequestOutcome(input.payoutId, 'rejected');
+              log.info({ code: err.errorCode, status: err.httpStatus }, 'b2c payout request rejected');
+              return {
+                kind: 'rejected',
+                code: err.errorCode ?? String(err.httpStatus ?? 'unknown'),
+                message: err.errorMessage ?? err.message,
+              };
+            case 'ambiguous':
+              break;
+          }
+        }
+        await repo.setRequestOutcome(input.payoutId, 'ambiguous');
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn({ reason }, 'b2c payout request outcome unknown; it will not be sent again');
+        return { kind: 'ambiguous', reason };
+      }
+    },
+
+    async queryPayoutStatus(input: QueryPayoutStatusInput): Promise<QueryPayoutStatusResult> {
+      const { c, initiatorName, credential } = await initiator(input.channelId);
+      try {
+        const ack = await client(c).transactionStatus({
+          initiatorName,
+          securityCredential: credential,
+          ...(input.receipt ? { transactionId: input.receipt } : {}),
+          originalConversationId: input.originatorConversationId,
+          partyA: c.shortcode,
+          identifierType: 'shortcode',
+          resultUrl: url(input.payoutId, 'status'),
+          queueTimeoutUrl: url(input.payoutId, 'status'),
+          remarks: 'Payout status',
+        });
+        return { kind: 'started', conversationId: ack.conversationId };
+      } catch (err) {
+        return { kind: 'unavailable', message: err instanceof Error ? err.message : String(err) };
+      }
+    },
+
+    async recordPayoutStatus(input: RecordPayoutStatusInput): Promise<RecordPayoutStatusResult> {
+      const result = await repo.recordStatus(input);
+      if (result.applied) {
+        deps.logger.info(
+          { payoutId: input.payoutId, status: input.status, version: input.version, by: input.decidedBy },
+          input.reason,
+        );
+      }
+      // On a retry the change is already applied; find its event so its deliveries still start.
+      const eventId = result.eventId ?? (await events.eventIdFor(input.payoutId, input.version));
+      if (eventId && deps.onEvent) await deps.onEvent(eventId);
+      return result;
+    },
+  };
+}

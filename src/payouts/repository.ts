@@ -1,0 +1,275 @@
+/**
+ * The payouts projection: the row the API reads, written by workflow `b2cPayout`'s activities only,
+ * monotonically by `version` (nothing leaves `success`), with one event per status change.
+ */
+import type { Selectable } from 'kysely';
+import type { RecordPayoutStatusInput } from '../../activities/payout-types';
+import type { Db } from '../db';
+import type { PayoutsTable } from '../db/tables/payouts';
+import { newId } from '../domain/ids';
+import type { PayoutCommand, PayoutFailureReason, PayoutReviewReason, PayoutStatus } from '../domain/payout';
+import { encodeCursor } from '../payments/repository';
+
+type PayoutRow = Selectable<PayoutsTable>;
+
+/** The payout object the API returns, and the `data` of every payout event. */
+export interface PayoutView {
+  id: string;
+  object: 'payout';
+  status: PayoutStatus;
+  amount: number;
+  currency: 'KES';
+  phone: string;
+  commandId: PayoutCommand;
+  remarks: string;
+  occasion: string | null;
+  reference: string;
+  channelId: string;
+  environment: string;
+  conversationId: string | null;
+  originatorConversationId: string | null;
+  mpesaReceipt: string | null;
+  receiverName: string | null;
+  completedAt: string | null;
+  resultCode: string | null;
+  resultDesc: string | null;
+  failureReason: PayoutFailureReason | null;
+  reviewReason: PayoutReviewReason | null;
+  callbackUrl: string | null;
+  metadata: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+  settledAt: string | null;
+}
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+export function toPayoutView(row: PayoutRow): PayoutView {
+  return {
+    id: row.id,
+    object: 'payout',
+    status: row.status as PayoutStatus,
+    amount: row.amount,
+    currency: 'KES',
+    phone: row.phone,
+    commandId: row.command_id as PayoutCommand,
+    remarks: row.remarks,
+    occasion: row.occasion,
+    reference: row.reference,
+    channelId: row.channel_id,
+    environment: row.environment,
+    conversationId: row.conversation_id,
+    originatorConversationId: row.originator_conversation_id,
+    mpesaReceipt: row.mpesa_receipt,
+    receiverName: row.receiver_name,
+    completedAt: row.completed_at,
+    resultCode: row.result_code,
+    resultDesc: row.result_desc,
+    failureReason: row.failure_reason as PayoutFailureReason | null,
+    reviewReason: row.review_reason as PayoutReviewReason | null,
+    callbackUrl: row.callback_url,
+    metadata: (typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata) as Record<
+      string,
+      unknown
+    > | null,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+    settledAt: iso(row.settled_at),
+  };
+}
+
+export interface NewPayout {
+  id: string;
+  merchantId: string;
+  environment: string;
+  channelId: string;
+  amount: number;
+  phone: string;
+  commandId: PayoutCommand;
+  remarks: string;
+  occasion: string | null;
+  reference: string;
+  callbackUrl: string | null;
+  metadata: Record<string, unknown> | null;
+  apiKeyId: string | null;
+}
+
+export const PAYOUT_EVENT_TYPE: Record<PayoutStatus, string | null> = {
+  pending: null,
+  success: 'payout.success',
+  failed: 'payout.failed',
+  needs_review: 'payout.needs_review',
+};
+
+export interface PayoutFilter {
+  status?: PayoutStatus | undefined;
+  reference?: string | undefined;
+  phone?: string | undefined;
+  channelId?: string | undefined;
+  cursor?: { at: Date; id: string } | undefined;
+  limit: number;
+}
+
+export class PayoutRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts the pending row; a second insert of the same id (an idempotent retry) changes nothing. */
+  async createPending(p: NewPayout): Promise<PayoutView> {
+    await this.db
+      .insertInto('payouts')
+      .values({
+        id: p.id,
+        merchant_id: p.merchantId,
+        environment: p.environment,
+        channel_id: p.channelId,
+        status: 'pending',
+        amount: p.amount,
+        phone: p.phone,
+        command_id: p.commandId,
+        remarks: p.remarks,
+        occasion: p.occasion,
+        reference: p.reference,
+        callback_url: p.callbackUrl,
+        metadata: p.metadata === null ? null : JSON.stringify(p.metadata),
+        api_key_id: p.apiKeyId,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom('payouts')
+      .selectAll()
+      .where('id', '=', p.id)
+      .executeTakeFirstOrThrow();
+    return toPayoutView(row);
+  }
+
+  async get(merchantId: string, id: string): Promise<PayoutView | undefined> {
+    const row = await this.db
+      .selectFrom('payouts')
+      .selectAll()
+      .where('id', '=', id)
+      .where('merchant_id', '=', merchantId)
+      .executeTakeFirst();
+    return row ? toPayoutView(row) : undefined;
+  }
+
+  async getById(id: string): Promise<PayoutView | undefined> {
+    const row = await this.db.selectFrom('payouts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toPayoutView(row) : undefined;
+  }
+
+  /** Applies a newer snapshot and appends the event of a status change, in one transaction. */
+  async recordStatus(change: RecordPayoutStatusInput): Promise<{ applied: boolean; eventId: string | null }> {
+    return this.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom('payouts')
+        .select('status')
+        .where('id', '=', change.payoutId)
+        .forUpdate()
+        .executeTakeFirst();
+      let update = trx
+        .updateTable('payouts')
+        .set({
+          status: change.status,
+          version: change.version,
+          initiation: change.initiation,
+          ...(change.conversationId !== undefined ? { conversation_id: change.conversationId } : {}),
+          ...(change.originatorConversationId !== undefined
+            ? { originator_conversation_id: change.originatorConversationId }
+            : {}),
+          ...(change.mpesaReceipt !== undefined ? { mpesa_receipt: change.mpesaReceipt } : {}),
+          ...(change.receiverName !== undefined ? { receiver_name: change.receiverName } : {}),
+          ...(change.completedAt !== undefined ? { completed_at: change.completedAt } : {}),
+          ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
+          ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
+          ...(change.decidedBy !== undefined ? { decided_by: change.decidedBy } : {}),
+          failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
+          review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
+          updated_at: new Date(),
+          settled_at: change.status === 'pending' ? null : new Date(),
+        })
+        .where('id', '=', change.payoutId)
+        .where('version', '<', change.version);
+      if (change.status !== 'success') update = update.where('status', '!=', 'success');
+      const updated = await update.returningAll().executeTakeFirst();
+      if (!updated) return { applied: false, eventId: null };
+      const type = PAYOUT_EVENT_TYPE[change.status];
+      if (type === null || before?.status === change.status) return { applied: true, eventId: null };
+      const eventId = newId('event');
+      // The body is fixed now: every delivery of this event sends these exact bytes.
+      const body = JSON.stringify({
+        id: eventId,
+        type,
+        created: Math.floor(Date.now() / 1000),
+        data: toPayoutView(updated),
+      });
+      await trx
+        .insertInto('events')
+        .values({
+          id: eventId,
+          merchant_id: updated.merchant_id,
+          environment: updated.environment,
+          type,
+          payment_id: updated.id,
+          payment_version: change.version,
+          body,
+        })
+        .execute();
+      return { applied: true, eventId };
+    });
+  }
+
+  /** A merchant's payouts, newest first, with a stable cursor (created_at, then id). */
+  async list(
+    merchantId: string,
+    environment: string,
+    f: PayoutFilter,
+  ): Promise<{ data: PayoutView[]; nextCursor: string | null }> {
+    let q = this.db
+      .selectFrom('payouts')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .where('environment', '=', environment);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.reference) q = q.where('reference', '=', f.reference);
+    if (f.phone) q = q.where('phone', '=', f.phone);
+    if (f.channelId) q = q.where('channel_id', '=', f.channelId);
+    if (f.cursor) {
+      const { at, id } = f.cursor;
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute();
+    const page = rows.slice(0, f.limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toPayoutView),
+      nextCursor: rows.length > f.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
+    };
+  }
+
+  /** The "request sent" mark: true if this call placed it, false if an earlier attempt did. */
+  async markRequest(payoutId: string): Promise<boolean> {
+    const r = await this.db
+      .insertInto('payout_requests')
+      .values({ payout_id: payoutId })
+      .onConflict((oc) => oc.column('payout_id').doNothing())
+      .returning('payout_id')
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  /** Records what the one request produced; `null` removes the mark (provably not sent). */
+  async setRequestOutcome(payoutId: string, outcome: string | null): Promise<void> {
+    if (outcome === null) {
+      await this.db.deleteFrom('payout_requests').where('payout_id', '=', payoutId).execute();
+      return;
+    }
+    await this.db.updateTable('payout_requests').set({ outcome }).where('payout_id', '=', payoutId).execute();
+  }
+}

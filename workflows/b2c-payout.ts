@@ -1,0 +1,663 @@
+/**
+ * Workflow `b2cPayout`: one M-Pesa B2C payout. Send the request once (never again after an
+ * ambiguous send), wait for the ResultURL/QueueTimeOutURL callback, reconcile with Transaction Status
+ * when it does not come or says "queue timeout", settle, and keep listening for a late result while
+ * the payout needs review. Workflow id = payout id (= Daraja's OriginatorConversationID).
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type {
+  InitiateB2cPayoutResult,
+  PAYOUT_INITIATION_ERRORS,
+  PayoutActivities,
+  QueryPayoutStatusResult,
+  RecordPayoutStatusInput,
+} from '../activities/payout-types';
+import {
+  PAYOUT_COMMANDS,
+  type PayoutDecisionSource,
+  type PayoutFailureReason,
+  type PayoutInput,
+  type PayoutResultSignal,
+  type PayoutReviewReason,
+  type PayoutState,
+  type PayoutStatus,
+  type PayoutStatusSignal,
+  payoutFailureReasonFor,
+  resolvePayoutConfig,
+} from '../src/domain/payout';
+import { maskPhone } from '../src/domain/phone';
+import {
+  MalipoAmount,
+  MalipoChannelId,
+  MalipoMerchantId,
+  MalipoReference,
+  MalipoStatus,
+} from '../src/domain/search-attributes';
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/** A ResultURL or QueueTimeOutURL callback for this payout, parsed by the hook route. */
+export const payoutResultSignal = defineSignal<[PayoutResultSignal]>('payoutResult');
+/** The result callback of one of this payout's Transaction Status requests. */
+export const payoutStatusSignal = defineSignal<[PayoutStatusSignal]>('payoutStatus');
+/** The live state of the payout. */
+export const payoutStateQuery = defineQuery<PayoutState>('payoutState');
+
+// ---------------------------------------------------------------------------------------------
+// Activities: timeouts and retry policies, declared once.
+
+/** The two error types the activity throws when provably nothing was sent (a value import from activities/ is not allowed here). */
+const NOT_SENT: (typeof PAYOUT_INITIATION_ERRORS)['notSent'] = 'B2cRequestNotSent';
+const MISCONFIGURED: (typeof PAYOUT_INITIATION_ERRORS)['misconfigured'] = 'B2cChannelMisconfigured';
+
+const { initiateB2cPayout } = proxyActivities<PayoutActivities>({
+  // One attempt outlives the Daraja client's own 30 s request timeout, so the activity itself reports
+  // a timeout-after-send as `ambiguous` rather than Temporal timing it out. No heartbeat: one HTTP call.
+  startToCloseTimeout: '45 seconds',
+  retry: {
+    // Retries exist for `B2cRequestNotSent` (provably never reached Daraja). Every business outcome is
+    // returned, not thrown; a retried attempt after a timeout/crash finds the activity's durable "sent"
+    // mark and answers `ambiguous` without sending (payout-types.ts, "Never twice"). ~30 s in all.
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '15 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [MISCONFIGURED],
+  },
+});
+
+const { queryPayoutStatus } = proxyActivities<PayoutActivities>({
+  // Starting a Transaction Status request is a short read; a couple of quick retries, then the
+  // workflow's own back-off loop decides when to ask again.
+  startToCloseTimeout: '45 seconds',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 3,
+  },
+});
+
+const { recordPayoutStatus } = proxyLocalActivities<PayoutActivities>({
+  // Idempotent by (payoutId, version) and short, so local; the projection must land eventually, so
+  // retry without limit, backing off to a minute: a DB outage delays the write, never loses it.
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+type InitiationOutcome = 'accepted' | 'ambiguous' | 'rejected';
+
+interface StatusChange {
+  status: Exclude<PayoutStatus, 'pending'>;
+  decidedBy: PayoutDecisionSource;
+  message: string;
+  failureReason?: PayoutFailureReason;
+  reviewReason?: PayoutReviewReason;
+  resultCode?: string | undefined;
+  resultDesc?: string | undefined;
+  mpesaReceipt?: string | undefined;
+  receiverName?: string | undefined;
+  completedAt?: string | undefined;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function errorMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return `${err.message}: ${err.cause.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Daraja amounts may arrive as `100` or `"100.00"`; anything else is kept as NaN (≠ any amount). */
+function toAmount(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  return typeof v === 'number' ? v : Number(v);
+}
+
+const optString = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
+
+export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
+  validateInput(input);
+  const cfg = resolvePayoutConfig(input.config);
+
+  const state: PayoutState = {
+    payoutId: input.payoutId,
+    status: 'pending',
+    initiation: 'pending',
+    amount: input.amount,
+    phone: input.phone,
+    requests: 0,
+    statusQueries: 0,
+    version: 0,
+  };
+  const snapshot = (): PayoutState => ({ ...state });
+
+  /** Result callbacks received and not yet judged (buffered until the main flow needs them). */
+  const results: PayoutResultSignal[] = [];
+  /** Transaction Status answers received and not yet judged. */
+  const answers: PayoutStatusSignal[] = [];
+  const seenResults = new Set<string>();
+  const seenAnswers = new Set<string>();
+  /** ConversationIDs of the Transaction Status requests this payout started. */
+  const statusRequests = new Set<string>();
+  /** The Transaction Status request the current round waits on, and whether it has answered. */
+  let currentRequest: string | undefined;
+  let roundAnswered = false;
+  /** M-Pesa's QueueTimeOutURL said it timed the request out in its queue. */
+  let queueTimedOut = false;
+  /** A TransactionID a callback named, to help the Transaction Status lookup. */
+  let knownTransactionId: string | undefined;
+
+  // ---- handlers -----------------------------------------------------------------------------
+
+  setHandler(payoutResultSignal, (r) => {
+    // Rule: a signal cannot be refused, so a malformed payload is dropped here rather than allowed to
+    // throw later (a plain error would fail the workflow task forever).
+    if (
+      r === null ||
+      typeof r !== 'object' ||
+      (r.kind !== 'result' && r.kind !== 'queue_timeout') ||
+      (typeof r.resultCode !== 'string' && typeof r.resultCode !== 'number')
+    ) {
+      log.warn('payoutResult ignored: malformed payload');
+      return;
+    }
+    results.push({
+      kind: r.kind,
+      resultCode: String(r.resultCode).trim(),
+      resultDesc: String(r.resultDesc ?? ''),
+      conversationId: optString(r.conversationId),
+      originatorConversationId: optString(r.originatorConversationId),
+      receipt: optString(r.receipt),
+      amount: toAmount(r.amount),
+      receiverName: optString(r.receiverName),
+      completedAt: optString(r.completedAt),
+    });
+  });
+
+  setHandler(payoutStatusSignal, (a) => {
+    if (
+      a === null ||
+      typeof a !== 'object' ||
+      (typeof a.resultCode !== 'string' && typeof a.resultCode !== 'number')
+    ) {
+      log.warn('payoutStatus ignored: malformed payload');
+      return;
+    }
+    // Rule: before the first Transaction Status request there is nothing an answer could answer (an
+    // answer racing its own request's activity result arrives after statusQueries was counted).
+    if (state.statusQueries === 0) {
+      log.warn('payoutStatus ignored: no Transaction Status request yet');
+      return;
+    }
+    answers.push({
+      conversationId: optString(a.conversationId),
+      resultCode: String(a.resultCode).trim(),
+      resultDesc: String(a.resultDesc ?? ''),
+      transactionStatus: optString(a.transactionStatus),
+      receipt: optString(a.receipt),
+      amount: toAmount(a.amount),
+      receiverName: optString(a.receiverName),
+      completedAt: optString(a.completedAt),
+    });
+  });
+
+  setHandler(payoutStateQuery, snapshot);
+
+  // ---- main flow ----------------------------------------------------------------------------
+
+  ensureSearchAttributes(input);
+  log.info('b2cPayout started', {
+    amount: input.amount,
+    phone: maskPhone(input.phone),
+    commandId: input.commandId,
+  });
+  // Rule: the payouts row exists (version 1) before anything is sent.
+  await commit('Payout created; sending the B2C request to M-Pesa.');
+
+  const initiated = await initiate();
+  if (initiated !== 'rejected') {
+    // Rule: the ResultURL callback is the authoritative answer; wait for it first (a result that
+    // arrived earlier is already in the inbox).
+    await listen(cfg.resultWaitMs, () => !isPending() || queueTimedOut);
+    if (isPending()) await reconcile();
+    if (isOpen()) await grace();
+  }
+
+  await condition(allHandlersFinished);
+  log.info('b2cPayout finished', {
+    status: state.status,
+    failureReason: state.failureReason,
+    reviewReason: state.reviewReason,
+  });
+  return snapshot();
+
+  // ---- initiation ---------------------------------------------------------------------------
+
+  async function initiate(): Promise<InitiationOutcome> {
+    // Rule: one logical B2C request per payout, ever; Temporal retries of a "not sent" attempt are
+    // the same request.
+    state.requests = 1;
+    let r: InitiateB2cPayoutResult;
+    try {
+      r = await initiateB2cPayout({
+        payoutId: input.payoutId,
+        channelId: input.channelId,
+        environment: input.environment,
+        amount: input.amount,
+        phone: input.phone,
+        commandId: input.commandId,
+        remarks: input.remarks,
+        occasion: input.occasion,
+      });
+    } catch (err) {
+      // Rule: only the two error types the activity uses for "nothing was sent" prove no money can
+      // move; anything else (a timeout, a crash, an unexpected error) may have reached Daraja, so it
+      // is ambiguous and the request is never sent again.
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && (cause.type === NOT_SENT || cause.type === MISCONFIGURED)) {
+        state.initiation = 'rejected';
+        await settle({
+          status: 'failed',
+          failureReason: 'rejected',
+          decidedBy: 'initiation',
+          message:
+            cause.type === MISCONFIGURED
+              ? `The channel cannot send payouts: ${cause.message}`
+              : `Malipo could not send the payout to M-Pesa: ${cause.message}`,
+        });
+        return 'rejected';
+      }
+      r = { kind: 'ambiguous', reason: errorMessage(err) };
+    }
+
+    switch (r.kind) {
+      case 'accepted':
+        state.initiation = 'accepted';
+        state.conversationId = r.conversationId;
+        state.originatorConversationId = r.originatorConversationId;
+        state.acceptedAt = iso(Date.now());
+        log.info('b2cPayout accepted by M-Pesa', { conversationId: r.conversationId });
+        // Rule: record the acceptance so the payouts row has the ConversationID.
+        await commit('M-Pesa accepted the payout; waiting for its result.');
+        return 'accepted';
+      case 'ambiguous':
+        // Rule: the request may have reached Daraja, so it is NEVER sent again; its result callback
+        // (the ResultURL names this payout) or Transaction Status decides.
+        state.initiation = 'ambiguous';
+        log.warn('b2cPayout initiation ambiguous; never resent', { reason: r.reason });
+        await commit(`The payout request may have reached M-Pesa (${r.reason}); waiting for its result.`);
+        return 'ambiguous';
+      case 'rejected':
+        // Rule: a synchronous refusal is definitive: nothing was queued, no money can move.
+        state.initiation = 'rejected';
+        await settle({
+          status: 'failed',
+          failureReason: payoutFailureReasonFor(r.code),
+          decidedBy: 'initiation',
+          resultCode: r.code,
+          resultDesc: r.message,
+          message: `M-Pesa rejected the payout: ${r.message}`,
+        });
+        return 'rejected';
+    }
+  }
+
+  // ---- waiting ------------------------------------------------------------------------------
+
+  function isPending(): boolean {
+    return state.status === 'pending';
+  }
+
+  /** Can a callback still change the payout? (`success`/`failed` are final; an amount mismatch is an operator's call.) */
+  function isOpen(): boolean {
+    return isPending() || (state.status === 'needs_review' && state.reviewReason !== 'amount_mismatch');
+  }
+
+  /** Judges everything received, then waits until `done()`, the payout is decided, or `ms` pass. */
+  async function listen(ms: number, done: () => boolean): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      await drain();
+      if (done() || !isOpen()) return;
+      const left = until - Date.now();
+      if (left <= 0) return;
+      await condition(() => results.length > 0 || answers.length > 0, left);
+    }
+  }
+
+  /**
+   * Judges everything received. Results first: the ResultURL callback is authoritative and wins over
+   * any Transaction Status answer, even one that arrived earlier.
+   */
+  async function drain(): Promise<void> {
+    while (isOpen()) {
+      if (results.length > 0) await judgeResult(results.shift()!);
+      else if (answers.length > 0) await judgeAnswer(answers.shift()!);
+      else return;
+    }
+  }
+
+  /**
+   * Up to maxStatusQueries Transaction Status requests, each waiting statusWaitMs for its answer, with
+   * statusRetryDelayMs × 2^(n-1) between them. A result callback at any point wins.
+   */
+  async function reconcile(): Promise<void> {
+    for (let n = 1; n <= cfg.maxStatusQueries; n++) {
+      await drain();
+      if (!isPending()) return;
+      const started = await startStatusQuery(n);
+      if (started) await listen(cfg.statusWaitMs, () => !isPending() || roundAnswered);
+      else await drain();
+      if (!isPending()) return;
+      if (n < cfg.maxStatusQueries) await listen(cfg.statusRetryDelayMs * 2 ** (n - 1), () => !isPending());
+    }
+    if (!isPending()) return;
+    // Rule: after silence, "not found" or "not completed" is no proof (results lag), and after a queue
+    // timeout nothing answered: money may have moved, so an operator decides.
+    const ambiguous =
+      state.initiation === 'ambiguous' && !queueTimedOut && state.conversationId === undefined;
+    await settle(
+      ambiguous
+        ? {
+            status: 'needs_review',
+            reviewReason: 'ambiguous_initiation',
+            decidedBy: 'deadline',
+            message: `The payout request may have reached M-Pesa, and neither its result nor ${state.statusQueries} Transaction Status requests said what happened.`,
+          }
+        : {
+            status: 'needs_review',
+            reviewReason: 'result_missing',
+            decidedBy: 'deadline',
+            message: queueTimedOut
+              ? `M-Pesa timed the payout out in its queue, and ${state.statusQueries} Transaction Status requests could not confirm whether it moved.`
+              : `No result came for the payout, and ${state.statusQueries} Transaction Status requests could not confirm whether it moved.`,
+          },
+    );
+  }
+
+  async function startStatusQuery(queryNumber: number): Promise<boolean> {
+    state.statusQueries++;
+    currentRequest = undefined;
+    roundAnswered = false;
+    let r: QueryPayoutStatusResult;
+    try {
+      r = await queryPayoutStatus({
+        payoutId: input.payoutId,
+        channelId: input.channelId,
+        environment: input.environment,
+        // Rule: the payout id is the OriginatorConversationID we sent, so even an ambiguous request can be looked up.
+        originatorConversationId: state.originatorConversationId ?? input.payoutId,
+        receipt: state.mpesaReceipt ?? knownTransactionId,
+        queryNumber,
+      });
+    } catch (err) {
+      // Rule: a failing lookup is "no answer yet", never a decision.
+      r = { kind: 'unavailable', message: errorMessage(err) };
+    }
+    if (r.kind === 'started') {
+      currentRequest = r.conversationId;
+      statusRequests.add(r.conversationId);
+      return true;
+    }
+    log.info('Transaction Status unavailable', { queryNumber, message: r.message });
+    return false;
+  }
+
+  /** A needs_review payout listens for graceMs for a late answer that settles it. */
+  async function grace(): Promise<void> {
+    await listen(cfg.graceMs, () => false);
+  }
+
+  // ---- believing ----------------------------------------------------------------------------
+
+  async function judgeResult(r: PayoutResultSignal): Promise<void> {
+    const fingerprint = JSON.stringify([
+      r.kind,
+      r.resultCode,
+      r.resultDesc,
+      r.conversationId ?? null,
+      r.originatorConversationId ?? null,
+      r.receipt ?? null,
+      r.amount ?? null,
+      r.receiverName ?? null,
+      r.completedAt ?? null,
+    ]);
+    // Rule: an identical repeat is a duplicate delivery and says nothing new.
+    if (seenResults.has(fingerprint)) return;
+    seenResults.add(fingerprint);
+
+    // Rule: a callback about another request (stale or forged) says nothing about this one.
+    if (
+      state.conversationId !== undefined &&
+      r.conversationId !== undefined &&
+      r.conversationId !== state.conversationId
+    ) {
+      log.warn('payoutResult ignored: foreign ConversationID', { got: r.conversationId });
+      return;
+    }
+    if (
+      state.originatorConversationId !== undefined &&
+      r.originatorConversationId !== undefined &&
+      r.originatorConversationId !== state.originatorConversationId
+    ) {
+      log.warn('payoutResult ignored: foreign OriginatorConversationID', { got: r.originatorConversationId });
+      return;
+    }
+    // Rule: after an ambiguous request, the first callback (its URL names this payout) tells us the ids.
+    if (state.conversationId === undefined && r.conversationId !== undefined) {
+      state.conversationId = r.conversationId;
+      state.originatorConversationId ??= r.originatorConversationId;
+    }
+
+    if (r.kind === 'queue_timeout') {
+      // Rule: a queue timeout is not an answer about money; Transaction Status decides.
+      if (!queueTimedOut) log.info('b2cPayout queue timeout reported', { resultCode: r.resultCode });
+      queueTimedOut = true;
+      if (r.receipt !== undefined) knownTransactionId ??= r.receipt;
+      return;
+    }
+
+    if (r.resultCode === '0') {
+      // Rule: the amount paid out must be the amount asked; any other amount is never silently accepted.
+      if (r.amount !== undefined && r.amount !== input.amount) {
+        await settle({
+          status: 'needs_review',
+          reviewReason: 'amount_mismatch',
+          decidedBy: 'result',
+          resultCode: r.resultCode,
+          resultDesc: r.resultDesc,
+          message: `M-Pesa reported ${r.amount} KES paid out for a ${input.amount} KES payout (receipt ${r.receipt ?? 'none'}).`,
+        });
+        return;
+      }
+      await settle({
+        status: 'success',
+        decidedBy: 'result',
+        resultCode: r.resultCode,
+        resultDesc: r.resultDesc,
+        mpesaReceipt: r.receipt,
+        receiverName: r.receiverName,
+        completedAt: r.completedAt,
+        message: 'M-Pesa paid out the money.',
+      });
+      return;
+    }
+    // Rule: a non-zero ResultCode on the result callback is M-Pesa's definitive "not paid".
+    const reason = payoutFailureReasonFor(r.resultCode);
+    await settle({
+      status: 'failed',
+      failureReason: reason,
+      decidedBy: 'result',
+      resultCode: r.resultCode,
+      resultDesc: r.resultDesc,
+      message: `M-Pesa did not pay out: ${r.resultDesc}`,
+    });
+  }
+
+  async function judgeAnswer(a: PayoutStatusSignal): Promise<void> {
+    const fingerprint = JSON.stringify([
+      a.conversationId ?? null,
+      a.resultCode,
+      a.resultDesc,
+      a.transactionStatus ?? null,
+      a.receipt ?? null,
+      a.amount ?? null,
+      a.receiverName ?? null,
+      a.completedAt ?? null,
+    ]);
+    if (seenAnswers.has(fingerprint)) return;
+    seenAnswers.add(fingerprint);
+    // Rule: only answers to requests this payout started count (an answer without an id is taken as ours).
+    if (a.conversationId !== undefined && !statusRequests.has(a.conversationId)) {
+      log.warn('payoutStatus ignored: not one of this payout’s requests', { got: a.conversationId });
+      return;
+    }
+    if (a.conversationId === undefined || a.conversationId === currentRequest) roundAnswered = true;
+
+    if (a.resultCode === '0' && a.transactionStatus?.trim().toLowerCase() === 'completed') {
+      if (a.amount !== undefined && a.amount !== input.amount) {
+        await settle({
+          status: 'needs_review',
+          reviewReason: 'amount_mismatch',
+          decidedBy: 'status',
+          resultCode: a.resultCode,
+          resultDesc: a.resultDesc,
+          message: `Transaction Status reports ${a.amount} KES paid out for a ${input.amount} KES payout (receipt ${a.receipt ?? 'none'}).`,
+        });
+        return;
+      }
+      await settle({
+        status: 'success',
+        decidedBy: 'status',
+        resultCode: a.resultCode,
+        resultDesc: a.resultDesc,
+        mpesaReceipt: a.receipt,
+        receiverName: a.receiverName,
+        completedAt: a.completedAt,
+        message: 'M-Pesa paid out the money; confirmed by Transaction Status.',
+      });
+      return;
+    }
+    if (queueTimedOut && a.resultCode !== '0') {
+      // Rule: M-Pesa timed the request out in its queue and the lookup definitively finds no such
+      // transaction: nothing moved.
+      await settle({
+        status: 'failed',
+        failureReason: 'queue_timeout',
+        decidedBy: 'status',
+        resultCode: a.resultCode,
+        resultDesc: a.resultDesc,
+        message: `M-Pesa timed the payout out in its queue; Transaction Status finds no such transaction (${a.resultDesc}).`,
+      });
+      return;
+    }
+    // Rule: after silence a "not found" or "not completed" answer is no proof nothing moved (results lag).
+    log.info('Transaction Status did not confirm the payout', {
+      resultCode: a.resultCode,
+      transactionStatus: a.transactionStatus,
+    });
+  }
+
+  // ---- settling -----------------------------------------------------------------------------
+
+  async function settle(change: StatusChange): Promise<void> {
+    // Rule: success and failed are final; a needs_review moves only on new information.
+    if (!isOpen()) return;
+    if (change.status === state.status && change.reviewReason === state.reviewReason) return;
+    state.status = change.status;
+    state.decidedBy = change.decidedBy;
+    state.failureReason = change.status === 'failed' ? change.failureReason : undefined;
+    state.reviewReason = change.status === 'needs_review' ? change.reviewReason : undefined;
+    if (change.resultCode !== undefined) state.resultCode = change.resultCode;
+    if (change.resultDesc !== undefined) state.resultDesc = change.resultDesc;
+    // Rule: a receipt becomes the payout's only with a believed success.
+    if (change.status === 'success') {
+      state.mpesaReceipt = change.mpesaReceipt;
+      state.receiverName = change.receiverName;
+      state.completedAt = change.completedAt;
+    }
+    state.settledAt = iso(Date.now());
+    log.info('b2cPayout settled', {
+      status: state.status,
+      decidedBy: state.decidedBy,
+      failureReason: state.failureReason,
+      reviewReason: state.reviewReason,
+      resultCode: state.resultCode,
+    });
+    await commit(change.message);
+  }
+
+  /** One recorded change: a new version, the search attribute, and the projection write. */
+  async function commit(message: string): Promise<void> {
+    state.message = message;
+    state.version++;
+    // Rule: the UI filters on MalipoStatus, so it follows every change (an unchanged value needs no command).
+    if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== state.status) {
+      upsertSearchAttributes([{ key: MalipoStatus, value: state.status }]);
+    }
+    const snap: RecordPayoutStatusInput = {
+      payoutId: state.payoutId,
+      version: state.version,
+      status: state.status,
+      initiation: state.initiation,
+      conversationId: state.conversationId,
+      originatorConversationId: state.originatorConversationId,
+      mpesaReceipt: state.mpesaReceipt,
+      receiverName: state.receiverName,
+      completedAt: state.completedAt,
+      resultCode: state.resultCode,
+      resultDesc: state.resultDesc,
+      failureReason: state.failureReason,
+      reviewReason: state.reviewReason,
+      decidedBy: state.decidedBy,
+      reason: message,
+      changedAt: iso(Date.now()),
+    };
+    await recordPayoutStatus(snap);
+  }
+}
+
+/** Fails the workflow (not the task) on input no API would send: nothing could be paid out anyway. */
+function validateInput(input: PayoutInput): void {
+  const problems: string[] = [];
+  if (typeof input?.payoutId !== 'string' || input.payoutId === '') problems.push('payoutId');
+  if (typeof input?.channelId !== 'string' || input.channelId === '') problems.push('channelId');
+  if (!Number.isInteger(input?.amount) || input.amount < 1) problems.push('amount');
+  if (typeof input?.phone !== 'string' || !/^254[17]\d{8}$/.test(input.phone)) problems.push('phone');
+  if (!PAYOUT_COMMANDS.includes(input?.commandId)) problems.push('commandId');
+  // Rule: an ApplicationFailure fails the workflow; a plain Error would retry the task forever.
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid b2cPayout input: ${problems.join(', ')}`,
+      'InvalidPayoutInput',
+    );
+  }
+}
+
+/** The API sets these at start (free); a workflow started without them sets them itself. */
+function ensureSearchAttributes(input: PayoutInput): void {
+  if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== undefined) return;
+  upsertSearchAttributes([
+    { key: MalipoStatus, value: 'pending' },
+    { key: MalipoMerchantId, value: input.merchantId },
+    { key: MalipoChannelId, value: input.channelId },
+    { key: MalipoReference, value: input.reference },
+    { key: MalipoAmount, value: input.amount },
+  ]);
+}
