@@ -36,7 +36,7 @@ async function waitFor(url: string, timeoutMs: number): Promise<Response> {
 }
 
 describe('malipo dev', () => {
-  it('starts on embedded defaults, answers /readyz and the Temporal UI, and stops every child on SIGINT', async () => {
+  it('starts on embedded defaults, answers /readyz and the Temporal UI, pays out on the default channel, and stops every child on SIGINT', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'malipo-dev-'));
     const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(path.join(ROOT, 'bin', 'malipo'), ['dev'], {
@@ -73,6 +73,32 @@ describe('malipo dev', () => {
         'the dev server persists to SQLite in the data dir',
       );
       assert.ok(processesMentioning(dataDir).length >= 1, 'the dev server runs as a child');
+
+      // the demo merchant's default simulator channel can also pay out: no channelId needed
+      const { apiKey } = JSON.parse(fs.readFileSync(path.join(dataDir, 'dev-credentials.json'), 'utf8'));
+      const api = (p: string, init: RequestInit = {}) =>
+        fetch(`http://127.0.0.1:${port}${p}`, {
+          ...init,
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        });
+      const created = await api('/v1/payouts', {
+        method: 'POST',
+        body: JSON.stringify({
+          phone: '0708374149',
+          amount: 50,
+          remarks: 'Dev payout',
+          reference: 'DEV-PO-1',
+        }),
+      });
+      assert.equal(created.status, 202, await created.clone().text());
+      const payout = (await created.json()) as { id: string };
+      let settled: { status: string; mpesaReceipt: string | null } | undefined;
+      for (let i = 0; i < 100 && (!settled || settled.status === 'pending'); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        settled = (await (await api(`/v1/payouts/${payout.id}`)).json()) as typeof settled;
+      }
+      assert.equal(settled?.status, 'success', JSON.stringify(settled));
+      assert.match(settled?.mpesaReceipt ?? '', /^[A-Z0-9]{10}$/);
     } finally {
       child.kill('SIGINT');
       const code = await exited;
