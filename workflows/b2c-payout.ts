@@ -451,10 +451,10 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       log.warn('payoutResult ignored: foreign ConversationID', { got: r.conversationId });
       return;
     }
+    // (we sent the payout id as the OriginatorConversationID, so it holds even after an ambiguous send)
     if (
-      state.originatorConversationId !== undefined &&
       r.originatorConversationId !== undefined &&
-      r.originatorConversationId !== state.originatorConversationId
+      r.originatorConversationId !== (state.originatorConversationId ?? input.payoutId)
     ) {
       log.warn('payoutResult ignored: foreign OriginatorConversationID', { got: r.originatorConversationId });
       return;
