@@ -13,6 +13,7 @@ import { type Actor, appendAudit } from '../platform/audit';
 import { resolveChannel } from '../platform/channels';
 import type { AuthContext, KeyEnvironment } from '../platform/scopes';
 import type { SecretBox } from '../platform/secret-box';
+import { encodeCursor } from '../payments/repository';
 
 export type LinkRow = Selectable<PaymentLinksTable>;
 export type LinkAmount = number | { min: number; max: number };
@@ -108,17 +109,6 @@ function invalid(path: string, message: string): MalipoError {
   return new MalipoError('VALIDATION_ERROR', 'The payment link is invalid', {
     details: [{ path, message, code: 'custom' }],
   });
-}
-
-export function encodeLinkCursor(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-}
-
-export function decodeLinkCursor(cursor: string): { at: Date; id: string } | undefined {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const at = iso ? new Date(iso) : undefined;
-  if (!at || Number.isNaN(at.getTime()) || !id) return undefined;
-  return { at, id };
 }
 
 export class LinkRepository {
@@ -222,8 +212,7 @@ export class LinkRepository {
     const last = page[page.length - 1];
     return {
       data: page.map((r) => this.view(r, stats.get(r.id))),
-      nextCursor:
-        rows.length > opts.limit && last ? encodeLinkCursor(new Date(last.created_at), last.id) : null,
+      nextCursor: rows.length > opts.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
     };
   }
 

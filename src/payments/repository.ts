@@ -131,10 +131,18 @@ export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
 
+const CURSOR_AT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_ID = /^[0-9A-Za-z_]{1,100}$/;
+
+/**
+ * Only what encodeCursor wrote: an ISO instant in years 0001-9999 that round-trips, and an id. Anything
+ * else (an id with a NUL, a year PostgreSQL cannot hold) reached the query and answered 500.
+ */
 export function decodeCursor(cursor: string): { at: Date; id: string } | undefined {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const at = iso ? new Date(iso) : undefined;
-  if (!at || Number.isNaN(at.getTime()) || !id) return undefined;
+  const [iso, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!iso || !id || rest.length > 0 || !CURSOR_AT.test(iso) || !CURSOR_ID.test(id)) return undefined;
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime()) || at.toISOString() !== iso) return undefined;
   return { at, id };
 }
 

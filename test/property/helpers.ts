@@ -176,3 +176,21 @@ export const badPhone: fc.Arbitrary<unknown> = fc
     ),
   )
   .filter((v) => !normalizePhone(v).ok);
+
+/** Row counts of any tables (for routes that write beyond COUNTED_TABLES, e.g. payouts or audit_log). */
+export async function countTables<T extends string>(
+  db: Db,
+  tables: readonly T[],
+): Promise<Record<T, number>> {
+  const out = {} as Record<T, number>;
+  for (const t of tables) {
+    // biome-ignore lint/suspicious/noExplicitAny: table names come from the caller's list
+    const r = await (db as any)
+      .selectFrom(t)
+      // biome-ignore lint/suspicious/noExplicitAny: the expression builder of a dynamic table
+      .select((eb: any) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    out[t] = Number(r.n);
+  }
+  return out;
+}

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { SAFE_TEXT } from '../../daraja/transformers';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES } from '../../domain/money';
-import { decodeLinkCursor, type PaymentLink } from '../../links/links';
+import type { PaymentLink } from '../../links/links';
+import { decodeCursor } from '../../payments/repository';
 import { linkPaymentsOf } from '../../links/router';
 import { defineRoute } from '../route';
 import { idParams, iso, Timestamp } from '../schemas';
@@ -163,7 +164,7 @@ export const listPaymentLinksRoute = defineRoute({
     },
   },
   handler: async ({ deps, auth, query, reply }) => {
-    const cursor = query.cursor === undefined ? undefined : decodeLinkCursor(query.cursor);
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (query.cursor !== undefined && !cursor) {
       throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
         details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
