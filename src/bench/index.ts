@@ -364,7 +364,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
     };
 
     // One push per payment, from the simulator's ground truth.
-    const ledger = s.sandbox.sandbox.state.ledger();
+    const ledger = await s.simulator.ledger();
     const created = allSamples
       .filter((a) => a.system === 'malipo')
       .flatMap((a) => a.samples)

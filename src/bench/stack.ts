@@ -23,7 +23,8 @@ import { createChannel } from '../platform/channels';
 import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { SecretBox } from '../platform/secret-box';
-import { type SandboxServer, startSandboxServer } from '../sandbox';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { LedgerSnapshot } from '../sandbox';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { type DevServer, freePort, startDevServer } from '../temporal/dev-server';
 import { bundleWorkflows, type CreateWorkerOptions, createWorker } from '../temporal/worker';
@@ -70,7 +71,8 @@ export interface BenchStack {
   endpointId: string;
   temporal: Client;
   devServer: DevServer;
-  sandbox: SandboxServer;
+  /** The simulator, a child process (its CPU is not Malipo's). */
+  simulator: { url: string; pid: number | undefined; ledger(): Promise<LedgerSnapshot> };
   expressUrl: string;
   /** Resolves when the verified `payment.success` webhook of `paymentId` arrives (or rejects after timeoutMs). */
   waitForWebhook(paymentId: string, timeoutMs: number): Promise<Delivery>;
@@ -156,20 +158,14 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     const callbackSecret = callbackSecretOf(config, secretBox);
 
     step('starting the simulator and the webhook receiver');
-    // Any phone outside the scenario table waits for its handset; keep those prompts open past the run.
-    const sandbox = await startSandboxServer({
-      port: 0,
-      callbackDelayMs: 0,
-      promptTimeoutMs: 6 * 3600_000,
-    });
-    closers.push(() => sandbox.close());
     // The simulator keeps one open prompt per phone ("unable to lock subscriber"), so concurrent
     // payments need many customers: a pool of phones that all pay at once.
     const payingPhones = Array.from(
       { length: PAYING_PHONES },
       (_, i) => `2547220${String(i).padStart(5, '0')}`,
     );
-    for (const phone of payingPhones) sandbox.sandbox.state.setPhoneOutcome(phone, { resultCode: 0 });
+    const sim = await startSimulatorProcess(payingPhones);
+    closers.push(() => sim.stop());
     let phoneTurn = 0;
 
     const temporal = await connectClient(devServer.address, config);
@@ -219,7 +215,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     step('creating the merchant, channel, key and webhook endpoint');
     const actor = { actor: 'bench' };
     const merchant = await createMerchant(db, { name: 'Bench merchant' }, actor);
-    await createChannel(db, secretBox, merchant.id, simulatorChannelInput(sandbox.url), actor);
+    await createChannel(db, secretBox, merchant.id, simulatorChannelInput(sim.url), actor);
     const key = (
       await createApiKey(
         db,
@@ -291,7 +287,15 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
       endpointId: epBody.id,
       temporal,
       devServer,
-      sandbox,
+      simulator: {
+        url: sim.url,
+        pid: sim.child.pid,
+        ledger: async () => {
+          const r = await fetch(`${sim.url}/sandbox/__sandbox/ledger`);
+          if (!r.ok) throw new Error(`simulator ledger: HTTP ${r.status}`);
+          return (await r.json()) as LedgerSnapshot;
+        },
+      },
       payingPhone: () => payingPhones[phoneTurn++ % payingPhones.length] as string,
       expressUrl: `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`,
       dbQueries,
@@ -318,6 +322,38 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     await stopAll();
     throw err;
   }
+}
+
+/** Starts src/bench/simulator-process.ts and waits for its URL. */
+async function startSimulatorProcess(
+  phones: string[],
+): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'simulator-process.ts'), JSON.stringify({ phones })],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      output += b.toString('utf8');
+      const m = /simulator ready (\S+)/.exec(output);
+      if (m) resolve(m[1] as string);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the simulator exited (${code}): ${output.slice(-2000)}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
 }
 
 function listen(server: http.Server): Promise<void> {
