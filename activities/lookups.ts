@@ -5,28 +5,15 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { MissingCertificateError, securityCredentialFor } from '../src/daraja/certificates';
-import { DarajaClient, DarajaError, DarajaInputError, type TokenCache } from '../src/daraja';
-import type { Db } from '../src/db';
+import { DarajaError, DarajaInputError } from '../src/daraja';
 import { MalipoError } from '../src/domain/errors';
-import type { Logger } from '../src/logger';
 import { lookupResultPath } from '../src/lookups/hook';
 import { LOOKUP_NOT_SENT } from '../src/domain/lookup';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
-import type { SecretBox } from '../src/platform/secret-box';
+import { type DarajaActivityDeps, darajaClientFor } from './daraja';
 import type { LookupActivities, StartLookupInput, StartLookupResult } from './lookup-types';
 
-export interface LookupActivityDeps {
-  db: Db;
-  box: SecretBox;
-  logger: Logger;
-  /** Base URL Daraja calls back (MALIPO_PUBLIC_URL). */
-  publicUrl: string;
-  callbackSecret: string;
-  tokenCache: TokenCache;
-  darajaTimeoutMs?: number | undefined;
-  /** Injected for tests. */
-  fetch?: typeof fetch | undefined;
-}
+export type LookupActivityDeps = DarajaActivityDeps;
 
 const REMARKS = { account_balance: 'Balance lookup', transaction_status: 'Status lookup' } as const;
 
@@ -71,14 +58,7 @@ export function createLookupActivities(deps: LookupActivityDeps): LookupActiviti
       }
 
       const url = `${deps.publicUrl}${lookupResultPath(deps.callbackSecret, input.lookupId)}`;
-      const client = new DarajaClient({
-        baseUrl: c.baseUrl,
-        consumerKey: c.consumerKey,
-        consumerSecret: c.consumerSecret,
-        tokenCache: deps.tokenCache,
-        ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      });
+      const client = darajaClientFor(c, deps);
       try {
         const common = {
           initiatorName: c.initiatorName,

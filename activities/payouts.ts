@@ -4,18 +4,15 @@
  * here, and the ResultURL tokens are minted here, so neither enters workflow history.
  */
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
-import { DarajaClient, DarajaError, DarajaInputError, type TokenCache } from '../src/daraja';
-import { certificateFor } from '../src/daraja/certificates';
-import { securityCredential } from '../src/daraja/security-credential';
-import type { Db } from '../src/db';
+import { DarajaError, DarajaInputError } from '../src/daraja';
+import { securityCredentialFor } from '../src/daraja/certificates';
 import { MalipoError } from '../src/domain/errors';
 import { maskPhone } from '../src/domain/phone';
-import type { Logger } from '../src/logger';
 import { payoutCallbackPath } from '../src/payouts/callback-paths';
 import { PaymentRepository } from '../src/payments/repository';
 import { PayoutRepository } from '../src/payouts/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
-import type { SecretBox } from '../src/platform/secret-box';
+import { type DarajaActivityDeps, darajaClientFor } from './daraja';
 import {
   type InitiateB2cPayoutInput,
   type InitiateB2cPayoutResult,
@@ -27,15 +24,7 @@ import {
   type RecordPayoutStatusResult,
 } from './payout-types';
 
-export interface PayoutActivityDeps {
-  db: Db;
-  box: SecretBox;
-  logger: Logger;
-  /** Base URL Daraja calls back (MALIPO_PUBLIC_URL). */
-  publicUrl: string;
-  callbackSecret: string;
-  tokenCache: TokenCache;
-  darajaTimeoutMs?: number;
+export interface PayoutActivityDeps extends DarajaActivityDeps {
   /** Called after a change appended an event (webhook deliveries start here). */
   onEvent?: (eventId: string) => Promise<void>;
 }
@@ -45,6 +34,22 @@ interface Initiator {
   c: ChannelCredentials;
   initiatorName: string;
   credential: string;
+}
+
+/** The SecurityCredential; a channel whose environment has no certificate here cannot pay out (nothing sent). */
+function credentialFor(
+  channelId: string,
+  environment: ChannelCredentials['environment'],
+  password: string,
+): string {
+  try {
+    return securityCredentialFor(environment, password);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `channel ${channelId} cannot pay out: ${err instanceof Error ? err.message : String(err)}`,
+      PAYOUT_INITIATION_ERRORS.misconfigured,
+    );
+  }
 }
 
 export function createPayoutActivities(deps: PayoutActivityDeps): PayoutActivities {
@@ -71,19 +76,11 @@ export function createPayoutActivities(deps: PayoutActivityDeps): PayoutActiviti
     return {
       c,
       initiatorName: c.initiatorName,
-      credential: securityCredential(c.initiatorPassword, { path: certificateFor(c.environment) }),
+      credential: credentialFor(c.channelId, c.environment, c.initiatorPassword),
     };
   }
 
-  function client(c: ChannelCredentials): DarajaClient {
-    return new DarajaClient({
-      baseUrl: c.baseUrl,
-      consumerKey: c.consumerKey,
-      consumerSecret: c.consumerSecret,
-      tokenCache: deps.tokenCache,
-      ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
-    });
-  }
+  const client = (c: ChannelCredentials) => darajaClientFor(c, deps);
 
   const url = (payoutId: string, kind: 'result' | 'timeout' | 'status') =>
     `${deps.publicUrl}${payoutCallbackPath(deps.callbackSecret, payoutId, kind)}`;

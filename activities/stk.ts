@@ -4,15 +4,13 @@
  * CallBackURL token is minted here for the same reason.
  */
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
-import { DarajaClient, DarajaError, DarajaInputError, type TokenCache } from '../src/daraja';
-import type { Db } from '../src/db';
+import { DarajaError, DarajaInputError } from '../src/daraja';
 import { MalipoError } from '../src/domain/errors';
 import { maskPhone } from '../src/domain/phone';
-import type { Logger } from '../src/logger';
 import { stkCallbackPath } from '../src/payments/callback-token';
 import { PaymentRepository } from '../src/payments/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
-import type { SecretBox } from '../src/platform/secret-box';
+import { type DarajaActivityDeps, darajaClientFor } from './daraja';
 import type {
   InitiateStkPushInput,
   InitiateStkPushResult,
@@ -23,20 +21,9 @@ import type {
   StkActivities,
 } from './types';
 
-export interface StkActivityDeps {
-  db: Db;
-  box: SecretBox;
-  logger: Logger;
-  /** Base URL Daraja calls back (MALIPO_PUBLIC_URL). */
-  publicUrl: string;
-  callbackSecret: string;
-  tokenCache: TokenCache;
-  /** Daraja timeouts; the total timeout is what turns a slow push into an ambiguous one. */
-  darajaTimeoutMs?: number;
+export interface StkActivityDeps extends DarajaActivityDeps {
   /** Called after a change appended an event (the webhook capability starts its deliveries here). */
   onEvent?: (eventId: string) => Promise<void>;
-  /** Injected for tests. */
-  fetch?: typeof fetch;
 }
 
 /** Daraja's "Unable to lock subscriber": another prompt is open on the phone. */
@@ -56,16 +43,7 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
     }
   }
 
-  function client(c: ChannelCredentials): DarajaClient {
-    return new DarajaClient({
-      baseUrl: c.baseUrl,
-      consumerKey: c.consumerKey,
-      consumerSecret: c.consumerSecret,
-      tokenCache: deps.tokenCache,
-      ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    });
-  }
+  const client = (c: ChannelCredentials) => darajaClientFor(c, deps);
 
   async function setPushOutcome(
     paymentId: string,
