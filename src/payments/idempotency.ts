@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import { MalipoError } from '../domain/errors';
 import type { Db } from '../db';
 
 export interface IdempotencyScope {
@@ -92,6 +93,35 @@ export class IdempotencyStore {
       .executeTakeFirst();
     if (taken) return { kind: 'new', resourceId: taken.resource_id ?? proposedResourceId, takenOver: true };
     return { kind: 'in_use' };
+  }
+
+  /**
+   * `begin` as the creation routes use it: a replay or the resource id to create, and the API's
+   * errors for a key used with another body (422) or still in flight (409).
+   */
+  async claim(
+    scope: IdempotencyScope,
+    hash: string,
+    proposedResourceId: string,
+  ): Promise<{ kind: 'replay'; status: number; body: unknown } | { kind: 'new'; resourceId: string }> {
+    const begun = await this.begin(scope, hash, proposedResourceId);
+    switch (begun.kind) {
+      case 'replay':
+        return begun;
+      case 'new':
+        return { kind: 'new', resourceId: begun.resourceId };
+      case 'mismatch':
+        throw new MalipoError(
+          'IDEMPOTENCY_KEY_MISMATCH',
+          'This Idempotency-Key was used with a different request body',
+        );
+      case 'in_use':
+        throw new MalipoError(
+          'IDEMPOTENCY_KEY_IN_USE',
+          'A request with this Idempotency-Key is still being processed; retry shortly',
+          { headers: { 'Retry-After': '1' } },
+        );
+    }
   }
 
   /** Stores the answer that later retries replay. */

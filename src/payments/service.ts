@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import type { StkCallback } from '../daraja/callbacks';
 import type { Db } from '../db';
-import { MalipoError, notFound } from '../domain/errors';
+import { notFound } from '../domain/errors';
 import { newId } from '../domain/ids';
 import type { Msisdn } from '../domain/phone';
 import {
@@ -106,24 +106,10 @@ export class PaymentService {
 
     let paymentId = newId('payment');
     if (scope) {
-      const begun = await this.idempotency.begin(scope, requestHash(rawBody), paymentId);
-      switch (begun.kind) {
-        case 'replay':
-          return { status: begun.status, body: begun.body as PaymentView, replayed: true };
-        case 'mismatch':
-          throw new MalipoError(
-            'IDEMPOTENCY_KEY_MISMATCH',
-            'This Idempotency-Key was used with a different request body',
-          );
-        case 'in_use':
-          throw new MalipoError(
-            'IDEMPOTENCY_KEY_IN_USE',
-            'A request with this Idempotency-Key is still being processed; retry shortly',
-            { headers: { 'Retry-After': '1' } },
-          );
-        case 'new':
-          paymentId = begun.resourceId;
-      }
+      const claimed = await this.idempotency.claim(scope, requestHash(rawBody), paymentId);
+      if (claimed.kind === 'replay')
+        return { status: claimed.status, body: claimed.body as PaymentView, replayed: true };
+      paymentId = claimed.resourceId;
     }
 
     try {

@@ -93,24 +93,10 @@ export class PayoutService {
 
     let payoutId = newId('payout');
     if (scope) {
-      const begun = await this.idempotency.begin(scope, requestHash(rawBody), payoutId);
-      switch (begun.kind) {
-        case 'replay':
-          return { status: begun.status, body: begun.body as PayoutView, replayed: true };
-        case 'mismatch':
-          throw new MalipoError(
-            'IDEMPOTENCY_KEY_MISMATCH',
-            'This Idempotency-Key was used with a different request body',
-          );
-        case 'in_use':
-          throw new MalipoError(
-            'IDEMPOTENCY_KEY_IN_USE',
-            'A request with this Idempotency-Key is still being processed; retry shortly',
-            { headers: { 'Retry-After': '1' } },
-          );
-        case 'new':
-          payoutId = begun.resourceId;
-      }
+      const claimed = await this.idempotency.claim(scope, requestHash(rawBody), payoutId);
+      if (claimed.kind === 'replay')
+        return { status: claimed.status, body: claimed.body as PayoutView, replayed: true };
+      payoutId = claimed.resourceId;
     }
 
     try {

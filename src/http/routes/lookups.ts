@@ -8,9 +8,9 @@ import { SAFE_TEXT } from '../../daraja/transformers';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { withoutNul } from '../../payments/repository';
-import { verifyCallbackToken } from '../../payments/callback-token';
 import { generateQrCode, MERCHANT_NAME_MAX } from '../../lookups/qr';
 import { lookupServiceOf } from '../../lookups/service';
+import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
 import { Timestamp } from '../schemas';
 
@@ -233,8 +233,6 @@ export const createQrRoute = defineRoute({
   },
 });
 
-const ACK = { ResultCode: 0, ResultDesc: 'Accepted' } as const;
-
 export const lookupResultRoute = defineRoute({
   method: 'post',
   path: '/hooks/daraja/lookup/:lookupId/:token',
@@ -246,21 +244,13 @@ export const lookupResultRoute = defineRoute({
     params: z.object({ lookupId: z.string().max(80), token: z.string().max(80) }),
     body: z.unknown(),
   },
-  responses: {
-    200: {
-      description: 'Always acknowledged once the token is valid',
-      schema: z.object({ ResultCode: z.literal(0), ResultDesc: z.string() }),
-    },
-  },
+  responses: darajaAckResponses,
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, params, body, req, reply }) => {
-    if (!verifyCallbackToken(deps.callbackSecret, 'lookup', params.lookupId, params.token)) {
-      req.log?.warn({ lookupId: params.lookupId }, 'lookup Result with a wrong token refused');
-      throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(params.token, '…')}`);
-    }
+    assertHookToken(req, deps.callbackSecret, 'lookup', params.lookupId, params.token);
     const outcome = await lookupServiceOf(deps).deliverResult(params.lookupId, withoutNul(body));
     req.log?.info({ lookupId: params.lookupId, outcome }, 'lookup Result');
-    return reply(200, ACK);
+    return reply(200, DARAJA_ACK);
   },
 });
 

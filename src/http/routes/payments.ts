@@ -12,7 +12,7 @@ import { FAILURE_REASONS, PAYMENT_STATUSES } from '../../domain/payment';
 import { normalizePhone } from '../../domain/phone';
 import { isValidIdempotencyKey } from '../../payments/idempotency';
 import { decodeCursor, type PaymentView, withoutNul } from '../../payments/repository';
-import { verifyCallbackToken } from '../../payments/callback-token';
+import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
 import { idParams, Timestamp } from '../schemas';
 
@@ -270,8 +270,6 @@ export const listPaymentsRoute = defineRoute({
   },
 });
 
-const ACK = { ResultCode: 0, ResultDesc: 'Accepted' } as const;
-
 export const stkCallbackRoute = defineRoute({
   method: 'post',
   path: '/hooks/daraja/stk/:paymentId/:token',
@@ -283,18 +281,10 @@ export const stkCallbackRoute = defineRoute({
     params: z.object({ paymentId: z.string().max(80), token: z.string().max(80) }),
     body: z.unknown(),
   },
-  responses: {
-    200: {
-      description: 'Always acknowledged once the token is valid',
-      schema: z.object({ ResultCode: z.literal(0), ResultDesc: z.string() }),
-    },
-  },
+  responses: darajaAckResponses,
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, params, body, req, reply }) => {
-    if (!verifyCallbackToken(deps.callbackSecret, 'stk', params.paymentId, params.token)) {
-      req.log?.warn({ paymentId: params.paymentId }, 'stk callback with a wrong token refused');
-      throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(params.token, '…')}`);
-    }
+    assertHookToken(req, deps.callbackSecret, 'stk', params.paymentId, params.token);
     // NUL cannot be stored (text/jsonb) and is never in a genuine callback: keep it visible as U+FFFD
     const clean = withoutNul(body);
     const parsed = parseStkCallback(clean);
@@ -306,14 +296,14 @@ export const stkCallbackRoute = defineRoute({
         `unparseable callback: ${parsed.error}`,
       );
       req.log?.warn({ paymentId: params.paymentId }, 'unparseable stk callback kept in the inbox');
-      return reply(200, ACK);
+      return reply(200, DARAJA_ACK);
     }
     const outcome = await deps.payments.deliverCallback(params.paymentId, parsed.value, clean);
     req.log?.info(
       { paymentId: params.paymentId, resultCode: parsed.value.resultCode, outcome },
       'stk callback',
     );
-    return reply(200, ACK);
+    return reply(200, DARAJA_ACK);
   },
 });
 

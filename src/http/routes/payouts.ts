@@ -11,9 +11,9 @@ import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { PAYMENT_STATUSES } from '../../domain/payment';
 import { PAYOUT_COMMANDS, PAYOUT_FAILURE_REASONS, PAYOUT_REVIEW_REASONS } from '../../domain/payout';
 import { normalizePhone } from '../../domain/phone';
-import { verifyCallbackToken } from '../../payments/callback-token';
 import { decodeCursor, withoutNul } from '../../payments/repository';
 import { PAYOUT_CALLBACK_KINDS } from '../../payouts/callback-paths';
+import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
 import { idParams, Timestamp } from '../schemas';
 import { fieldError, idempotencyKeyOf, metadataSchema } from './payments';
@@ -217,7 +217,6 @@ export const listPayoutsRoute = defineRoute({
   },
 });
 
-const ACK = { ResultCode: 0, ResultDesc: 'Accepted' } as const;
 const positiveWhole = (n: number | undefined) =>
   n !== undefined && Number.isFinite(n) ? Math.round(n) : undefined;
 
@@ -236,18 +235,10 @@ export const payoutCallbackRoute = defineRoute({
     }),
     body: z.unknown(),
   },
-  responses: {
-    200: {
-      description: 'Always acknowledged once the token is valid',
-      schema: z.object({ ResultCode: z.literal(0), ResultDesc: z.string() }),
-    },
-  },
+  responses: darajaAckResponses,
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, params, body, req, reply }) => {
-    if (!verifyCallbackToken(deps.callbackSecret, 'b2c', params.payoutId, params.token)) {
-      req.log?.warn({ payoutId: params.payoutId }, 'b2c callback with a wrong token refused');
-      throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(params.token, '…')}`);
-    }
+    assertHookToken(req, deps.callbackSecret, 'b2c', params.payoutId, params.token);
     const clean = withoutNul(body);
     const parsed = parseAsyncResult(clean);
     if (!parsed.ok) {
@@ -261,7 +252,7 @@ export const payoutCallbackRoute = defineRoute({
         { payoutId: params.payoutId, kind: params.kind },
         'unparseable b2c callback kept in the inbox',
       );
-      return reply(200, ACK);
+      return reply(200, DARAJA_ACK);
     }
     const r = parsed.value;
     const common = {
@@ -310,7 +301,7 @@ export const payoutCallbackRoute = defineRoute({
       { payoutId: params.payoutId, kind: params.kind, resultCode: r.resultCode, outcome },
       'b2c callback',
     );
-    return reply(200, ACK);
+    return reply(200, DARAJA_ACK);
   },
 });
 
