@@ -15,6 +15,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  type RetryPolicy,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -68,20 +69,43 @@ export const refreshUpdate = defineUpdate<StkPaymentState>('refresh');
 // ---------------------------------------------------------------------------------------------
 // Activities: timeouts and retry policies, declared once.
 
-const { initiateStkPush } = proxyActivities<StkActivities>({
-  // One attempt must outlive the Daraja client's own 30 s request timeout, so the activity itself
-  // reports a timeout-after-send as `ambiguous` rather than Temporal timing it out.
-  startToCloseTimeout: '60 seconds',
-  retry: {
-    // Retries exist only for `StkPushNotSent` (provably never reached Daraja): every business outcome
-    // is returned, not thrown, and a retried attempt after a timeout/crash must find the activity's
-    // "sent" mark and answer `ambiguous` (double-push guard, activities/types.ts). ~30 s in all.
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '15 seconds',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: [STK_INITIATION_ERRORS.misconfigured],
-  },
+/** The push's Temporal retry policy, the same for the regular and the local activity. */
+const PUSH_RETRY: RetryPolicy = {
+  // Retries exist only for `StkPushNotSent` (provably never reached Daraja): every business outcome
+  // is returned, not thrown, and a retried attempt after a timeout/crash must find the activity's
+  // "sent" mark and answer `ambiguous` (double-push guard, activities/types.ts). ~30 s in all.
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '15 seconds',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: [STK_INITIATION_ERRORS.misconfigured],
+};
+/**
+ * One attempt must outlive the Daraja client's own request timeout (MALIPO_DARAJA_TIMEOUT_MS, 30 s by
+ * default, 50 s at most), so the activity itself reports a timeout-after-send as `ambiguous` rather
+ * than Temporal timing it out.
+ */
+const PUSH_ATTEMPT_TIMEOUT = '60 seconds';
+
+/** The push as a regular activity: runs started before {@link PATCH_LOCAL_INITIATION} keep it. */
+const { initiateStkPush: initiateStkPushRemote } = proxyActivities<StkActivities>({
+  startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
+  retry: PUSH_RETRY,
+});
+
+/**
+ * The push as a local activity: the first workflow task runs it in the worker, so the
+ * `awaitInitiation` update (the POST's answer) completes in that same task, and the history keeps
+ * one marker instead of three activity events and a workflow task. Same retry policy and attempt
+ * timeout; an attempt longer than the workflow task timeout is kept alive by the SDK's task
+ * heartbeats. A back-off of more than 10 s (only the last, 15 s) becomes a durable timer instead
+ * of a sleep in the worker. The double-push guard is the activity's own mark, so a re-run attempt
+ * (a retry, or a task replayed after a crash) answers `ambiguous` instead of sending again.
+ */
+const { initiateStkPush: initiateStkPushLocal } = proxyLocalActivities<StkActivities>({
+  startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
+  localRetryThreshold: '10 seconds',
+  retry: PUSH_RETRY,
 });
 
 const { queryStkStatus } = proxyLocalActivities<StkActivities>({
@@ -121,6 +145,8 @@ interface SuccessClaim {
   queries: number;
 }
 
+/** Marker of the change that runs the push as a local activity (checked once, before any command). */
+const PATCH_LOCAL_INITIATION = 'stk-push-local-initiation';
 /** Marker of the change that keeps a query-settled success listening for its receipt. */
 const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
 /** Marker of the change that keeps querying through the grace window after an unanswered deadline. */
@@ -134,6 +160,11 @@ function errorMessage(err: unknown): string {
 }
 
 export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
+  // Rule: decided once, before any command, and used for every push of this run (re-pushes after a
+  // busy phone or a transient rejection too): a run recorded with the regular activity replays
+  // with it, a new run answers the POST from its first workflow task.
+  const useLocalPush = patched(PATCH_LOCAL_INITIATION);
+  const initiateStkPush = useLocalPush ? initiateStkPushLocal : initiateStkPushRemote;
   const cfg = resolveStkConfig(input.config);
   validateInput(input);
 
@@ -200,6 +231,11 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   ensureSearchAttributes(input);
 
   const initiated = await initiate();
+  // Rule: a local activity's result is durable only once its workflow task completes, and a task
+  // that completes the run is refused if a message arrived meanwhile; the retried task would run
+  // the push again, and its mark would turn a rejection into `ambiguous`. So a run ended by its
+  // push commits that task first.
+  if (initiated === 'rejected' && useLocalPush) await sleep(1);
   if (initiated !== 'rejected') {
     // Rule: the deadline counts from acceptance (or the ambiguous send), not from the POST, so
     // phone-busy back-offs do not eat into the customer's time to answer.
@@ -317,7 +353,8 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
     } catch (err) {
       // Rule: only the two error types the activity uses for "never sent" prove no push exists;
       // anything else (a timeout, a crash, an unexpected error) may have reached Daraja: ambiguous.
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      // (A local activity's failure may arrive as the activity's own ApplicationFailure, unwrapped.)
+      const cause = err instanceof ActivityFailure ? err.cause : err;
       if (
         cause instanceof ApplicationFailure &&
         (cause.type === STK_INITIATION_ERRORS.notSent || cause.type === STK_INITIATION_ERRORS.misconfigured)

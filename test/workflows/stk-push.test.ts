@@ -1,8 +1,11 @@
 /**
  * Time-skipping tests of workflow `stkPush` with stub activities (plain functions that record their
  * calls), one per branch, plus replay of the recorded histories in `histories/`.
- * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run, then
+ * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run (as `stk-local-<name>.json`:
+ * the push runs as a local activity since patch `stk-push-local-initiation`), then
  * `npx biome format --write test/workflows/histories` (the repository format check covers JSON).
+ * The STK histories without the prefix were recorded before that patch (the push was a regular
+ * activity) and can no longer be re-recorded: keep them, they prove that old runs still replay.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -43,6 +46,22 @@ const WORKFLOWS = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
 const HISTORIES = path.join(__dirname, 'histories');
 const RECORD = process.env.MALIPO_RECORD_HISTORIES === '1';
 const AMOUNT = 250;
+/** Prefix of the STK histories recorded since the push became a local activity. */
+const LOCAL_PREFIX = 'stk-local-';
+/** STK histories recorded while the push was a regular activity (before the local-initiation patch). */
+const PRE_PATCH_STK_HISTORIES = [
+  'ambiguous-silent',
+  'ambiguous-then-callback',
+  'callback-cancelled',
+  'callback-success',
+  'late-success',
+  'phone-busy-then-success',
+  'query-success',
+  'timeout',
+  'validation-rejected',
+] as const;
+/** STK histories recorded with the push as a local activity (`stk-local-<name>.json`). */
+const LOCAL_STK_HISTORIES = PRE_PATCH_STK_HISTORIES;
 
 let env: TestWorkflowEnvironment;
 let bundle: { code: string };
@@ -216,18 +235,39 @@ async function eventCount(handle: WorkflowHandle): Promise<number> {
   return history.events?.length ?? 0;
 }
 
-/** Saves the finished run's history for the replay test (only when recording). */
+/** Saves the finished run's history for the replay test as `stk-local-<name>.json` (only when recording). */
 async function keepHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (!RECORD) return;
   const history = await handle.fetchHistory();
   fs.mkdirSync(HISTORIES, { recursive: true });
   fs.writeFileSync(
-    path.join(HISTORIES, `${name}.json`),
+    path.join(HISTORIES, `${LOCAL_PREFIX}${name}.json`),
     `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`,
   );
 }
 
 const secondsApart = (calls: Call<unknown>[]): number[] => calls.map((c) => Math.round(c.at / 1000));
+
+const EventType = temporal.api.enums.v1.EventType;
+type HistoryEvents = temporal.api.history.v1.IHistoryEvent[];
+const eventTypes = (events: HistoryEvents): string[] =>
+  events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
+const count = (events: HistoryEvents, type: temporal.api.enums.v1.EventType): number =>
+  events.filter((e) => e.eventType === type).length;
+/** Whether the history has the `patched` marker of the local-initiation change. */
+const hasLocalInitiationPatch = (events: HistoryEvents): boolean =>
+  events.some(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+      e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
+      Object.values(e.markerRecordedEventAttributes.details ?? {}).some((payloads) =>
+        (payloads.payloads ?? []).some((p) =>
+          Buffer.from(p.data ?? [])
+            .toString('utf8')
+            .includes('"stk-push-local-initiation"'),
+        ),
+      ),
+  );
 
 // ---- tests ------------------------------------------------------------------------------------
 
@@ -271,14 +311,28 @@ describe('stkPush: callback paths', () => {
 
       // The measured history of the main success path (Update-with-Start + callback + confirmation query).
       const events = await eventCount(handle);
+      const history = (await handle.fetchHistory()).events ?? [];
       if (process.env.MALIPO_PRINT_HISTORY === '1') {
-        const h = await handle.fetchHistory();
         console.log(
-          h.events?.map((e, i) => `${i + 1} ${temporal.api.enums.v1.EventType[e.eventType ?? 0]}`).join('\n'),
+          eventTypes(history)
+            .map((t, i) => `${i + 1} ${t}`)
+            .join('\n'),
         );
       }
       assert.ok(events <= 25, `main success path has ${events} history events`);
       assert.equal(events, MAIN_PATH_EVENTS, `main success path has ${events} history events`);
+      // The push is a local activity: a marker, no activity task; and the update that answers the
+      // POST completes in the first workflow task, the one that ran the push.
+      assert.ok(hasLocalInitiationPatch(history), 'the run took the local-initiation path');
+      assert.equal(count(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 0);
+      const types = eventTypes(history);
+      const updateCompleted = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+      assert.ok(updateCompleted > 0, 'the update completed');
+      assert.equal(
+        types.slice(0, updateCompleted).filter((t) => t === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED').length,
+        1,
+        'awaitInitiation completed in the first workflow task',
+      );
       const described = await handle.describe();
       assert.equal(described.typedSearchAttributes.get(MalipoStatus), 'success');
       await keepHistory('callback-success', handle);
@@ -802,10 +856,27 @@ describe('stkPush: replay', () => {
       files.length >= 8,
       `expected recorded histories in ${HISTORIES}; run with MALIPO_RECORD_HISTORIES=1`,
     );
+    // Both STK paths must replay: runs recorded before the local-initiation patch (regular activity)
+    // and after it (local activity).
+    for (const name of PRE_PATCH_STK_HISTORIES)
+      assert.ok(files.includes(`${name}.json`), `${name}.json missing`);
+    for (const name of LOCAL_STK_HISTORIES)
+      assert.ok(files.includes(`${LOCAL_PREFIX}${name}.json`), `${LOCAL_PREFIX}${name}.json missing`);
     const histories = files.map((f) => ({
       workflowId: path.basename(f, '.json'),
       history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8'))),
     }));
+    for (const { workflowId, history } of histories) {
+      const events = history.events ?? [];
+      const pushedRemotely = count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) > 0;
+      if (workflowId.startsWith(LOCAL_PREFIX)) {
+        assert.ok(hasLocalInitiationPatch(events), `${workflowId} has the local-initiation marker`);
+        assert.ok(!pushedRemotely, `${workflowId} pushed with a local activity`);
+      } else if ((PRE_PATCH_STK_HISTORIES as readonly string[]).includes(workflowId)) {
+        assert.ok(!hasLocalInitiationPatch(events), `${workflowId} predates the local-initiation patch`);
+        assert.ok(pushedRemotely, `${workflowId} pushed with a regular activity`);
+      }
+    }
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -824,5 +895,5 @@ describe('stkPush: replay', () => {
   });
 });
 
-/** Events in the main success path's history; see the first test. */
-const MAIN_PATH_EVENTS = 23;
+/** Events in the main success path's history; see the first test (23 while the push was a regular activity). */
+const MAIN_PATH_EVENTS = 20;
