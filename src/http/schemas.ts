@@ -1,5 +1,7 @@
 /** Schemas shared by route files: ids in paths, timestamps, scopes, list envelopes. */
 import { z } from 'zod';
+import { type Cursor, decodeCursor } from '../db/paging';
+import { MalipoError } from '../domain/errors';
 import { SCOPES } from '../platform/scopes';
 
 export const Timestamp = z.iso
@@ -26,4 +28,16 @@ export function iso(d: Date): string;
 export function iso(d: Date | null): string | null;
 export function iso(d: Date | null): string | null {
   return d ? d.toISOString() : null;
+}
+
+/** A list route's `cursor` query parameter: one this API returned, or a 400. */
+export function cursorParam(raw: string | undefined): Cursor | undefined {
+  if (raw === undefined) return undefined;
+  const cursor = decodeCursor(raw);
+  if (!cursor) {
+    throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
+      details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
+    });
+  }
+  return cursor;
 }

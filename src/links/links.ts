@@ -13,7 +13,7 @@ import { type Actor, appendAudit } from '../platform/audit';
 import { resolveChannel } from '../platform/channels';
 import type { AuthContext, KeyEnvironment } from '../platform/scopes';
 import type { SecretBox } from '../platform/secret-box';
-import { encodeCursor } from '../payments/repository';
+import { newestFirst } from '../db/paging';
 
 export type LinkRow = Selectable<PaymentLinksTable>;
 export type LinkAmount = number | { min: number; max: number };
@@ -191,29 +191,14 @@ export class LinkRepository {
     auth: Pick<AuthContext, 'merchantId' | 'environment'>,
     opts: { limit: number; cursor?: { at: Date; id: string } | undefined },
   ): Promise<{ data: PaymentLink[]; nextCursor: string | null }> {
-    let q = this.db
+    const q = this.db
       .selectFrom('payment_links')
       .selectAll()
       .where('merchant_id', '=', auth.merchantId)
       .where('environment', '=', auth.environment);
-    if (opts.cursor) {
-      const { at, id } = opts.cursor;
-      q = q.where((eb) =>
-        eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-      );
-    }
-    const rows = await q
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(opts.limit + 1)
-      .execute();
-    const page = rows.slice(0, opts.limit);
-    const stats = await this.stats(page.map((r) => r.id));
-    const last = page[page.length - 1];
-    return {
-      data: page.map((r) => this.view(r, stats.get(r.id))),
-      nextCursor: rows.length > opts.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
-    };
+    const page = await newestFirst(q, opts);
+    const stats = await this.stats(page.rows.map((r) => r.id));
+    return { data: page.rows.map((r) => this.view(r, stats.get(r.id))), nextCursor: page.nextCursor };
   }
 
   async create(

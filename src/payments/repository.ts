@@ -5,6 +5,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db } from '../db';
+import { type Cursor, newestFirst } from '../db/paging';
 import type { PaymentsTable } from '../db/tables/payments';
 import { newId } from '../domain/ids';
 import type { FailureReason, PaymentStatus, ReviewReason } from '../domain/payment';
@@ -123,27 +124,8 @@ export interface PaymentFilter {
   kind?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
-  cursor?: { at: Date; id: string } | undefined;
+  cursor?: Cursor | undefined;
   limit: number;
-}
-
-export function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-}
-
-const CURSOR_AT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const CURSOR_ID = /^[0-9A-Za-z_]{1,100}$/;
-
-/**
- * Only what encodeCursor wrote: an ISO instant in years 0001-9999 that round-trips, and an id. Anything
- * else (an id with a NUL, a year PostgreSQL cannot hold) reached the query and answered 500.
- */
-export function decodeCursor(cursor: string): { at: Date; id: string } | undefined {
-  const [iso, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!iso || !id || rest.length > 0 || !CURSOR_AT.test(iso) || !CURSOR_ID.test(id)) return undefined;
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime()) || at.toISOString() !== iso) return undefined;
-  return { at, id };
 }
 
 export class PaymentRepository {
@@ -278,23 +260,8 @@ export class PaymentRepository {
     if (f.kind) q = q.where('kind', '=', f.kind);
     if (f.from) q = q.where('created_at', '>=', f.from);
     if (f.to) q = q.where('created_at', '<', f.to);
-    if (f.cursor) {
-      const { at, id } = f.cursor;
-      q = q.where((eb) =>
-        eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-      );
-    }
-    const rows = await q
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(f.limit + 1)
-      .execute();
-    const page = rows.slice(0, f.limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map(toPaymentView),
-      nextCursor: rows.length > f.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
-    };
+    const page = await newestFirst(q, f);
+    return { data: page.rows.map(toPaymentView), nextCursor: page.nextCursor };
   }
 
   /** The event a given change appended, if any. */

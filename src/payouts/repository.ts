@@ -5,10 +5,10 @@
 import type { Selectable } from 'kysely';
 import type { RecordPayoutStatusInput } from '../../activities/payout-types';
 import type { Db } from '../db';
+import { type Cursor, newestFirst } from '../db/paging';
 import type { PayoutsTable } from '../db/tables/payouts';
 import { newId } from '../domain/ids';
 import type { PayoutCommand, PayoutFailureReason, PayoutReviewReason, PayoutStatus } from '../domain/payout';
-import { encodeCursor } from '../payments/repository';
 
 type PayoutRow = Selectable<PayoutsTable>;
 
@@ -106,7 +106,7 @@ export interface PayoutFilter {
   reference?: string | undefined;
   phone?: string | undefined;
   channelId?: string | undefined;
-  cursor?: { at: Date; id: string } | undefined;
+  cursor?: Cursor | undefined;
   limit: number;
 }
 
@@ -234,23 +234,8 @@ export class PayoutRepository {
     if (f.reference) q = q.where('reference', '=', f.reference);
     if (f.phone) q = q.where('phone', '=', f.phone);
     if (f.channelId) q = q.where('channel_id', '=', f.channelId);
-    if (f.cursor) {
-      const { at, id } = f.cursor;
-      q = q.where((eb) =>
-        eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-      );
-    }
-    const rows = await q
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(f.limit + 1)
-      .execute();
-    const page = rows.slice(0, f.limit);
-    const last = page[page.length - 1];
-    return {
-      data: page.map(toPayoutView),
-      nextCursor: rows.length > f.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
-    };
+    const page = await newestFirst(q, f);
+    return { data: page.rows.map(toPayoutView), nextCursor: page.nextCursor };
   }
 
   /** The "request sent" mark: true if this call placed it, false if an earlier attempt did. */

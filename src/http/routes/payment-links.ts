@@ -7,10 +7,9 @@ import { SAFE_TEXT } from '../../daraja/transformers';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES } from '../../domain/money';
 import type { PaymentLink } from '../../links/links';
-import { decodeCursor } from '../../payments/repository';
 import { linkPaymentsOf } from '../../links/router';
 import { defineRoute } from '../route';
-import { idParams, iso, Timestamp } from '../schemas';
+import { idParams, iso, Timestamp, cursorParam } from '../schemas';
 
 const Kes = z.number().int('must be whole KES').min(1, 'must be at least 1 KES').max(MAX_TRANSACTION_KES);
 
@@ -164,12 +163,7 @@ export const listPaymentLinksRoute = defineRoute({
     },
   },
   handler: async ({ deps, auth, query, reply }) => {
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && !cursor) {
-      throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
-        details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
-      });
-    }
+    const cursor = cursorParam(query.cursor);
     const page = await linkPaymentsOf(deps).links.list(auth, { limit: query.limit, cursor });
     return reply(200, {
       object: 'list' as const,

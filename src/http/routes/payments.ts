@@ -11,10 +11,10 @@ import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { FAILURE_REASONS, PAYMENT_STATUSES } from '../../domain/payment';
 import { normalizePhone } from '../../domain/phone';
 import { isValidIdempotencyKey } from '../../payments/idempotency';
-import { decodeCursor, type PaymentView, withoutNul } from '../../payments/repository';
+import { type PaymentView, withoutNul } from '../../payments/repository';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { idParams, Timestamp } from '../schemas';
+import { idParams, Timestamp, cursorParam } from '../schemas';
 
 const METADATA_MAX_KEYS = 20;
 const METADATA_MAX_BYTES = 2048;
@@ -248,12 +248,7 @@ export const listPaymentsRoute = defineRoute({
       if (!p.ok) throw fieldError('INVALID_PHONE_NUMBER', 'phone', p.reason);
       phone = p.msisdn;
     }
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && !cursor) {
-      throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
-        details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
-      });
-    }
+    const cursor = cursorParam(query.cursor);
     const page = await deps.payments.repo.list(auth.merchantId, auth.environment, {
       status: query.status,
       reference: query.reference,

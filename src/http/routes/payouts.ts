@@ -6,16 +6,15 @@
  */
 import { z } from 'zod';
 import { b2cResultDetails, parseAsyncResult, transactionStatusDetails } from '../../daraja/callbacks';
-import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { PAYMENT_STATUSES } from '../../domain/payment';
 import { PAYOUT_COMMANDS, PAYOUT_FAILURE_REASONS, PAYOUT_REVIEW_REASONS } from '../../domain/payout';
 import { normalizePhone } from '../../domain/phone';
-import { decodeCursor, withoutNul } from '../../payments/repository';
+import { withoutNul } from '../../payments/repository';
 import { PAYOUT_CALLBACK_KINDS } from '../../payouts/callback-paths';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { idParams, Timestamp } from '../schemas';
+import { idParams, Timestamp, cursorParam } from '../schemas';
 import { fieldError, idempotencyKeyOf, metadataSchema } from './payments';
 
 /** M-Pesa's smallest B2C payout (below it Daraja answers "less than minimum", ResultCode 2). */
@@ -199,12 +198,7 @@ export const listPayoutsRoute = defineRoute({
       if (!p.ok) throw fieldError('INVALID_PHONE_NUMBER', 'phone', p.reason);
       phone = p.msisdn;
     }
-    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && !cursor) {
-      throw new MalipoError('VALIDATION_ERROR', 'The query is invalid', {
-        details: [{ path: 'cursor', message: 'is not a cursor this API returned', code: 'custom' }],
-      });
-    }
+    const cursor = cursorParam(query.cursor);
     const page = await deps.payouts.repo.list(auth.merchantId, auth.environment, {
       status: query.status,
       reference: query.reference,
