@@ -5,6 +5,7 @@
  */
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db';
+import { appendEvent } from '../db/events';
 import type { ChannelsTable } from '../db/schema';
 import type { C2bNotification } from '../daraja/transformers';
 import { assertNever } from '../domain/assert';
@@ -239,26 +240,15 @@ export class C2bRepository {
         .executeTakeFirst();
       if (!row) return undefined; // a concurrent confirmation of the same TransID got there first
       const payment = toPaymentView(row);
-      const eventId = newId('event');
-      // fixed now: every delivery of this event sends these exact bytes
-      const body = JSON.stringify({
-        id: eventId,
+      const eventId = await appendEvent(trx, {
         type: C2B_EVENT_TYPE,
-        created: Math.floor(now.getTime() / 1000),
+        merchantId: channel.merchantId,
+        environment: channel.environment,
+        subjectId: id,
+        version: C2B_PAYMENT_VERSION,
         data: payment,
+        at: now,
       });
-      await trx
-        .insertInto('events')
-        .values({
-          id: eventId,
-          merchant_id: channel.merchantId,
-          environment: channel.environment,
-          type: C2B_EVENT_TYPE,
-          payment_id: id,
-          payment_version: C2B_PAYMENT_VERSION,
-          body,
-        })
-        .execute();
       return { outcome: 'recorded' as const, payment, eventId };
     });
     if (result) return result;

@@ -5,9 +5,9 @@
  */
 import type { Selectable } from 'kysely';
 import type { Db } from '../db';
+import { appendEvent } from '../db/events';
 import { type Cursor, newestFirst } from '../db/paging';
 import type { PaymentsTable } from '../db/tables/payments';
-import { newId } from '../domain/ids';
 import type { FailureReason, PaymentStatus, ReviewReason } from '../domain/payment';
 
 type PaymentRow = Selectable<PaymentsTable>;
@@ -217,23 +217,14 @@ export class PaymentRepository {
       const type = EVENT_TYPE[change.status];
       // One event per status change: a write that only adds detail (a late receipt) creates none.
       if (type === null || before?.status === change.status) return { applied: true, eventId: null };
-      const view = toPaymentView(updated);
-      const eventId = newId('event');
-      const created = Math.floor(Date.now() / 1000);
-      // The body is fixed now: every delivery of this event sends these exact bytes.
-      const body = JSON.stringify({ id: eventId, type, created, data: view });
-      await trx
-        .insertInto('events')
-        .values({
-          id: eventId,
-          merchant_id: updated.merchant_id,
-          environment: updated.environment,
-          type,
-          payment_id: updated.id,
-          payment_version: change.version,
-          body,
-        })
-        .execute();
+      const eventId = await appendEvent(trx, {
+        type,
+        merchantId: updated.merchant_id,
+        environment: updated.environment,
+        subjectId: updated.id,
+        version: change.version,
+        data: toPaymentView(updated),
+      });
       return { applied: true, eventId };
     });
   }

@@ -5,9 +5,9 @@
 import type { Selectable } from 'kysely';
 import type { RecordPayoutStatusInput } from '../../activities/payout-types';
 import type { Db } from '../db';
+import { appendEvent } from '../db/events';
 import { type Cursor, newestFirst } from '../db/paging';
 import type { PayoutsTable } from '../db/tables/payouts';
-import { newId } from '../domain/ids';
 import type { PayoutCommand, PayoutFailureReason, PayoutReviewReason, PayoutStatus } from '../domain/payout';
 
 type PayoutRow = Selectable<PayoutsTable>;
@@ -195,26 +195,14 @@ export class PayoutRepository {
       if (!updated) return { applied: false, eventId: null };
       const type = PAYOUT_EVENT_TYPE[change.status];
       if (type === null || before?.status === change.status) return { applied: true, eventId: null };
-      const eventId = newId('event');
-      // The body is fixed now: every delivery of this event sends these exact bytes.
-      const body = JSON.stringify({
-        id: eventId,
+      const eventId = await appendEvent(trx, {
         type,
-        created: Math.floor(Date.now() / 1000),
+        merchantId: updated.merchant_id,
+        environment: updated.environment,
+        subjectId: updated.id,
+        version: change.version,
         data: toPayoutView(updated),
       });
-      await trx
-        .insertInto('events')
-        .values({
-          id: eventId,
-          merchant_id: updated.merchant_id,
-          environment: updated.environment,
-          type,
-          payment_id: updated.id,
-          payment_version: change.version,
-          body,
-        })
-        .execute();
       return { applied: true, eventId };
     });
   }
