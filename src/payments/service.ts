@@ -6,7 +6,6 @@ import {
   type Client,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowUpdateHandle,
 } from '@temporalio/client';
@@ -28,7 +27,8 @@ import type { SecretBox } from '../platform/secret-box';
 import type { AuthContext } from '../platform/scopes';
 import { resolveChannel } from '../platform/channels';
 import { awaitInitiationUpdate, refreshUpdate, stkCallbackSignal, stkPush } from '../../workflows/stk-push';
-import { IdempotencyStore, requestHash } from './idempotency';
+import { createOnce } from './create-once';
+import { IdempotencyStore } from './idempotency';
 import { PaymentRepository, type PaymentView } from './repository';
 
 export interface PaymentServiceDeps {
@@ -104,46 +104,32 @@ export class PaymentService {
         }
       : undefined;
 
-    let paymentId = newId('payment');
-    if (scope) {
-      const claimed = await this.idempotency.claim(scope, requestHash(rawBody), paymentId);
-      if (claimed.kind === 'replay')
-        return { status: claimed.status, body: claimed.body as PaymentView, replayed: true };
-      paymentId = claimed.resourceId;
-    }
-
-    try {
-      const created = await this.repo.createPending({
-        id: paymentId,
-        merchantId: auth.merchantId,
-        environment: auth.environment,
-        channelId: channel.id,
-        amount: input.amount,
-        phone: input.phone,
-        reference: input.reference,
-        description: input.description,
-        callbackUrl: input.callbackUrl ?? null,
-        metadata: input.metadata ?? null,
-        apiKeyId: auth.keyId,
-        linkId: input.linkId ?? null,
-      });
-      const state = await this.startWorkflow(auth, created, input);
-      const body = overlay(created, state);
-      if (scope) await this.idempotency.complete(scope, 202, body);
-      return { status: 202, body, replayed: false };
-    } catch (err) {
-      // Nothing reached Temporal, so nothing will ever push: forget the row and the key.
-      if (!(await this.workflowExists(paymentId))) {
-        await this.deps.db
-          .deleteFrom('payments')
-          .where('id', '=', paymentId)
-          .where('version', '=', 0)
-          .execute()
-          .catch(() => undefined);
-        if (scope) await this.idempotency.release(scope).catch(() => undefined);
-      }
-      throw err;
-    }
+    return createOnce({
+      db: this.deps.db,
+      temporal: this.deps.temporal,
+      idempotency: this.idempotency,
+      table: 'payments',
+      scope,
+      rawBody,
+      proposedId: newId('payment'),
+      run: async (paymentId) => {
+        const created = await this.repo.createPending({
+          id: paymentId,
+          merchantId: auth.merchantId,
+          environment: auth.environment,
+          channelId: channel.id,
+          amount: input.amount,
+          phone: input.phone,
+          reference: input.reference,
+          description: input.description,
+          callbackUrl: input.callbackUrl ?? null,
+          metadata: input.metadata ?? null,
+          apiKeyId: auth.keyId,
+          linkId: input.linkId ?? null,
+        });
+        return overlay(created, await this.startWorkflow(auth, created, input));
+      },
+    });
   }
 
   /** Starts (or joins) the workflow and waits a bounded time for Daraja's acceptance. */
@@ -206,16 +192,6 @@ export class PaymentService {
       throw err;
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  private async workflowExists(paymentId: string): Promise<boolean> {
-    try {
-      await this.deps.temporal.workflow.getHandle(paymentId).describe();
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      return true; // cannot tell: keep the row, a retry with the same key will join the workflow
     }
   }
 

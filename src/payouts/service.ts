@@ -2,7 +2,7 @@
  * The payout use cases behind the HTTP routes: create (idempotent; one `b2cPayout` workflow per
  * payout, never a second run), read, list, and hand Daraja's result callbacks to the workflow.
  */
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { payoutResultSignal, payoutStatusSignal } from '../../workflows/b2c-payout';
 import type { Db } from '../db';
 import { MalipoError, notFound } from '../domain/errors';
@@ -17,7 +17,8 @@ import {
   MalipoStatus,
 } from '../domain/search-attributes';
 import type { Logger } from '../logger';
-import { IdempotencyStore, requestHash } from '../payments/idempotency';
+import { createOnce } from '../payments/create-once';
+import { IdempotencyStore } from '../payments/idempotency';
 import { PaymentRepository } from '../payments/repository';
 import { resolveChannel } from '../platform/channels';
 import type { AuthContext } from '../platform/scopes';
@@ -91,48 +92,35 @@ export class PayoutService {
         }
       : undefined;
 
-    let payoutId = newId('payout');
-    if (scope) {
-      const claimed = await this.idempotency.claim(scope, requestHash(rawBody), payoutId);
-      if (claimed.kind === 'replay')
-        return { status: claimed.status, body: claimed.body as PayoutView, replayed: true };
-      payoutId = claimed.resourceId;
-    }
-
-    try {
-      const created = await this.repo.createPending({
-        id: payoutId,
-        merchantId: auth.merchantId,
-        environment: auth.environment,
-        channelId: channel.id,
-        amount: input.amount,
-        phone: input.phone,
-        commandId: input.commandId,
-        remarks: input.remarks,
-        occasion: input.occasion ?? null,
-        reference: input.reference,
-        callbackUrl: input.callbackUrl ?? null,
-        metadata: input.metadata ?? null,
-        apiKeyId: auth.keyId,
-      });
-      await this.#start(auth, created);
-      // the row may already have moved on (a retry after the workflow ran): answer what is stored
-      const body = (await this.repo.getById(payoutId)) ?? created;
-      if (scope) await this.idempotency.complete(scope, 202, body);
-      return { status: 202, body, replayed: false };
-    } catch (err) {
-      // Nothing reached Temporal, so nothing will ever be sent: forget the row and the key.
-      if (!(await this.#workflowExists(payoutId))) {
-        await this.deps.db
-          .deleteFrom('payouts')
-          .where('id', '=', payoutId)
-          .where('version', '=', 0)
-          .execute()
-          .catch(() => undefined);
-        if (scope) await this.idempotency.release(scope).catch(() => undefined);
-      }
-      throw err;
-    }
+    return createOnce({
+      db: this.deps.db,
+      temporal: this.deps.temporal,
+      idempotency: this.idempotency,
+      table: 'payouts',
+      scope,
+      rawBody,
+      proposedId: newId('payout'),
+      run: async (payoutId) => {
+        const created = await this.repo.createPending({
+          id: payoutId,
+          merchantId: auth.merchantId,
+          environment: auth.environment,
+          channelId: channel.id,
+          amount: input.amount,
+          phone: input.phone,
+          commandId: input.commandId,
+          remarks: input.remarks,
+          occasion: input.occasion ?? null,
+          reference: input.reference,
+          callbackUrl: input.callbackUrl ?? null,
+          metadata: input.metadata ?? null,
+          apiKeyId: auth.keyId,
+        });
+        await this.#start(auth, created);
+        // the row may already have moved on (a retry after the workflow ran): answer what is stored
+        return (await this.repo.getById(payoutId)) ?? created;
+      },
+    });
   }
 
   async #start(auth: AuthContext, p: PayoutView): Promise<void> {
@@ -170,16 +158,6 @@ export class PayoutService {
       // the payout's workflow already ran to its end: the stored row is the answer
       if (err instanceof WorkflowExecutionAlreadyStartedError) return;
       throw err;
-    }
-  }
-
-  async #workflowExists(payoutId: string): Promise<boolean> {
-    try {
-      await this.deps.temporal.workflow.getHandle(payoutId).describe();
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      return true; // cannot tell: keep the row, a retry with the same key joins the workflow
     }
   }
 
