@@ -1,6 +1,7 @@
 /** Schemas shared by route files: ids in paths, timestamps, scopes, list envelopes. */
 import { z } from 'zod';
 import { type Cursor, decodeCursor } from '../db/paging';
+import { SAFE_TEXT } from '../daraja/transformers';
 import { MalipoError } from '../domain/errors';
 import { SCOPES } from '../platform/scopes';
 
@@ -40,4 +41,24 @@ export function cursorParam(raw: string | undefined): Cursor | undefined {
     });
   }
   return cursor;
+}
+
+/** A channel id in a request body; absent means the merchant's default channel. */
+export const ChannelIdSchema = z
+  .string()
+  .regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…')
+  .meta({ description: 'Default: the merchant’s default channel for the key’s environment' });
+
+/** Text Daraja shows or stores (AccountReference, TransactionDesc, RefNo): trimmed, 1..max safe characters. */
+export function safeText(max: number, what: string) {
+  return z
+    .string()
+    .transform((s) => s.trim())
+    .pipe(
+      z
+        .string()
+        .min(1, `${what} must not be empty`)
+        .max(max, `${what} must be at most ${max} characters`)
+        .regex(SAFE_TEXT, `${what} may contain only letters, digits, spaces, dot, dash and underscore`),
+    );
 }

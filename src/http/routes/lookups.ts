@@ -4,7 +4,6 @@
  * synchronously. /hooks/daraja/lookup/:lookupId/:token is the lookups' ResultURL and QueueTimeOutURL.
  */
 import { z } from 'zod';
-import { SAFE_TEXT } from '../../daraja/transformers';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { withoutNul } from '../../payments/repository';
@@ -12,24 +11,7 @@ import { generateQrCode, MERCHANT_NAME_MAX } from '../../lookups/qr';
 import { lookupServiceOf } from '../../lookups/service';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { Timestamp } from '../schemas';
-
-const ChannelId = z
-  .string()
-  .regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…')
-  .meta({ description: 'Default: the merchant’s default channel for the key’s environment' });
-
-const safeText = (max: number, what: string) =>
-  z
-    .string()
-    .transform((s) => s.trim())
-    .pipe(
-      z
-        .string()
-        .min(1, `${what} must not be empty`)
-        .max(max, `${what} must be at most ${max} characters`)
-        .regex(SAFE_TEXT, `${what} may contain only letters, digits, spaces, dot, dash and underscore`),
-    );
+import { Timestamp, ChannelIdSchema, safeText } from '../schemas';
 
 const Kes = z.string().meta({ description: 'KES with two decimals, as a string', example: '900000.00' });
 
@@ -61,7 +43,7 @@ export const getBalanceRoute = defineRoute({
     'The channel needs an initiator name and password. Amounts are strings with two decimals. ' +
     'A refusal by Daraja (e.g. 2001, wrong initiator credentials) is 502 UPSTREAM_ERROR with Daraja’s code in `details`; no Result in time is 504 UPSTREAM_TIMEOUT.',
   tags: ['lookups'],
-  request: { query: z.object({ channelId: ChannelId.optional() }) },
+  request: { query: z.object({ channelId: ChannelIdSchema.optional() }) },
   responses: { 200: { description: 'The balances', schema: BalanceSchema } },
   errors: [
     'RESOURCE_NOT_FOUND',
@@ -91,7 +73,7 @@ const TransactionStatusRequestSchema = z
       .regex(/^[\w-]{1,64}$/, 'must be 1-64 letters, digits, dash or underscore')
       .optional()
       .meta({ description: 'The OriginatorConversationID of an earlier async request (e.g. a B2C payout)' }),
-    channelId: ChannelId.optional(),
+    channelId: ChannelIdSchema.optional(),
   })
   .refine((b) => (b.receipt === undefined) !== (b.originatorConversationId === undefined), {
     message: 'give exactly one of receipt and originatorConversationId',
@@ -158,7 +140,7 @@ const QrRequestSchema = z
       description: 'RefNo: shown to the customer, ≤ 12 characters',
       example: 'INV0042',
     }),
-    channelId: ChannelId.optional(),
+    channelId: ChannelIdSchema.optional(),
     size: z.number().int().min(50).max(2000).default(300).meta({ description: 'Pixels (square), 50-2000' }),
     kind: z
       .enum(['paybill', 'buy_goods'])

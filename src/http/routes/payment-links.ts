@@ -9,7 +9,7 @@ import { MAX_TRANSACTION_KES } from '../../domain/money';
 import type { PaymentLink } from '../../links/links';
 import { linkPaymentsOf } from '../../links/router';
 import { defineRoute } from '../route';
-import { idParams, iso, Timestamp, cursorParam } from '../schemas';
+import { idParams, iso, Timestamp, cursorParam, ChannelIdSchema } from '../schemas';
 
 const Kes = z.number().int('must be whole KES').min(1, 'must be at least 1 KES').max(MAX_TRANSACTION_KES);
 
@@ -38,7 +38,6 @@ const LogoUrl = z
   .meta({
     description: 'An https image; the page loads it directly (its origin is allowed by the CSP img-src)',
   });
-const ChannelId = z.string().regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…');
 const MaxPayments = z.number().int().min(1).max(1_000_000);
 
 const PaymentLinkSchema = z
@@ -84,7 +83,7 @@ const CreatePaymentLinkSchema = z
     logoUrl: LogoUrl.optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
     maxPayments: MaxPayments.optional(),
-    channelId: ChannelId.optional(),
+    channelId: ChannelIdSchema.optional(),
   })
   .meta({ id: 'CreatePaymentLink' });
 
@@ -97,7 +96,7 @@ const UpdatePaymentLinkSchema = z
     logoUrl: LogoUrl.nullable().optional(),
     expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
     maxPayments: MaxPayments.nullable().optional(),
-    channelId: ChannelId.nullable().optional(),
+    channelId: ChannelIdSchema.nullable().optional(),
     status: z.enum(['active', 'disabled']).optional(),
   })
   .meta({

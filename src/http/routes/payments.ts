@@ -4,7 +4,6 @@
  * /hooks/daraja/stk/:paymentId/:token is Daraja's CallBackURL.
  */
 import { z } from 'zod';
-import { SAFE_TEXT } from '../../daraja/transformers';
 import { parseStkCallback } from '../../daraja/callbacks';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
@@ -14,7 +13,7 @@ import { isValidIdempotencyKey } from '../../payments/idempotency';
 import { type PaymentView, withoutNul } from '../../payments/repository';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { idParams, Timestamp, cursorParam } from '../schemas';
+import { idParams, Timestamp, cursorParam, ChannelIdSchema, safeText } from '../schemas';
 
 const METADATA_MAX_KEYS = 20;
 const METADATA_MAX_BYTES = 2048;
@@ -64,35 +63,22 @@ export const metadataSchema = z
   })
   .meta({ description: 'Echoed back on the resource and its webhooks; ≤ 20 keys, ≤ 2 KiB' });
 
-const text = (max: number, what: string) =>
-  z
-    .string()
-    .transform((s) => s.trim())
-    .pipe(
-      z
-        .string()
-        .min(1, `${what} must not be empty`)
-        .max(max, `${what} must be at most ${max} characters`)
-        .regex(SAFE_TEXT, `${what} may contain only letters, digits, spaces, dot, dash and underscore`),
-    );
-
 const CreateStkPushSchema = z
   .strictObject({
     phone: z
       .union([z.string(), z.number()])
       .meta({ description: 'Any Kenyan form: 07…, 01…, 2547…, +2547…, 2541…', example: '0708374149' }),
     amount: z.number().meta({ description: 'Whole KES, 1 to the channel maximum (250,000)', example: 100 }),
-    reference: text(12, 'reference')
+    reference: safeText(12, 'reference')
       .optional()
       .meta({ description: 'AccountReference shown on the prompt, ≤ 12' }),
-    accountReference: text(12, 'accountReference').optional().meta({ description: 'Alias of `reference`' }),
-    description: text(13, 'description')
+    accountReference: safeText(12, 'accountReference')
+      .optional()
+      .meta({ description: 'Alias of `reference`' }),
+    description: safeText(13, 'description')
       .optional()
       .meta({ description: 'TransactionDesc, ≤ 13; default "Payment"' }),
-    channelId: z
-      .string()
-      .regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…')
-      .optional(),
+    channelId: ChannelIdSchema.optional(),
     callbackUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .max(2048)

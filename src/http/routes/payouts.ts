@@ -14,7 +14,7 @@ import { withoutNul } from '../../payments/repository';
 import { PAYOUT_CALLBACK_KINDS } from '../../payouts/callback-paths';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { idParams, Timestamp, cursorParam } from '../schemas';
+import { idParams, Timestamp, cursorParam, ChannelIdSchema } from '../schemas';
 import { fieldError, idempotencyKeyOf, metadataSchema } from './payments';
 
 /** M-Pesa's smallest B2C payout (below it Daraja answers "less than minimum", ResultCode 2). */
@@ -81,11 +81,7 @@ const CreatePayoutSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/, 'reference may contain only letters, digits, dot, dash and underscore')
       .meta({ description: 'Your own reference for this payout (not sent to Daraja), ≤ 64' }),
-    channelId: z
-      .string()
-      .regex(/^ch_[0-9A-Za-z]{6,64}$/, 'must look like ch_…')
-      .optional()
-      .meta({ description: 'Default: the merchant’s default channel for the key’s environment' }),
+    channelId: ChannelIdSchema.optional(),
     callbackUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .max(2048)
