@@ -67,6 +67,13 @@ const EnvSchema = z.object({
   MALIPO_STK_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(1800),
   /** Confirm success callbacks by an STK query before believing them. */
   MALIPO_STK_CONFIRM_SUCCESS: bool(true),
+  /** Seconds after acceptance before a silent STK payment's first STK query. */
+  MALIPO_STK_QUERY_FIRST_SECONDS: z.coerce.number().int().min(5).max(3600).default(20),
+  /**
+   * Cap in seconds on the interval between two STK queries of a pending payment (the interval grows
+   * ×1.5 from the first delay). At least MALIPO_STK_QUERY_FIRST_SECONDS.
+   */
+  MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(3600).default(60),
   /**
    * Total time one Daraja request may take before the client gives up. A push that times out after
    * it was sent is ambiguous (never pushed again). Below the initiate activity's 60 s start-to-close.
@@ -83,6 +90,12 @@ const EnvSchema = z.object({
    * into 5 ms, 300 ms, 1.8 s). Passed to each delivery workflow in its input. Must be 1 in production mode.
    */
   MALIPO_WEBHOOK_SCHEDULE_SCALE: z.coerce.number().positive().max(1).default(1),
+  /**
+   * Workflows the worker keeps in its sticky cache (`maxCachedWorkflows`). Unset: the Temporal SDK's
+   * default, sized from the V8 heap limit. Bounds the worker's memory; an evicted workflow is replayed
+   * from its history on its next task.
+   */
+  MALIPO_WORKER_MAX_CACHED_WORKFLOWS: optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -121,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {
     problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together');
+  }
+  if (e.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS < e.MALIPO_STK_QUERY_FIRST_SECONDS) {
+    problems.push(
+      `MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: must be at least MALIPO_STK_QUERY_FIRST_SECONDS (${e.MALIPO_STK_QUERY_FIRST_SECONDS}), got ${e.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS}`,
+    );
   }
   if (
     e.MALIPO_ENCRYPTION_KEY &&

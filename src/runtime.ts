@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './logger';
 import { secretBoxFor } from './platform/encryption-key';
 import { connectClient, connectWorker } from './temporal/connection';
 import { type DevServer, startDevServer } from './temporal/dev-server';
-import { createWorker } from './temporal/worker';
+import { createWorker, workerTuningFrom } from './temporal/worker';
 import { Closers } from './closers';
 
 export interface Running {
@@ -109,6 +109,7 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
           callbackSecret: callbackSecretOf(config, secretBox),
           temporal,
         }),
+        tuning: workerTuningFrom(config),
       });
       const running = worker.run();
       stack.add('worker', async () => {

@@ -5,12 +5,18 @@ import type { StkPushConfig } from '../domain/stk';
 export function stkConfigFrom(
   config: Pick<
     Config,
-    'MALIPO_STK_DEADLINE_SECONDS' | 'MALIPO_STK_GRACE_SECONDS' | 'MALIPO_STK_CONFIRM_SUCCESS'
+    | 'MALIPO_STK_DEADLINE_SECONDS'
+    | 'MALIPO_STK_GRACE_SECONDS'
+    | 'MALIPO_STK_CONFIRM_SUCCESS'
+    | 'MALIPO_STK_QUERY_FIRST_SECONDS'
+    | 'MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS'
   >,
 ): Partial<StkPushConfig> {
   return {
     deadlineMs: config.MALIPO_STK_DEADLINE_SECONDS * 1000,
     graceMs: config.MALIPO_STK_GRACE_SECONDS * 1000,
     confirmSuccessByQuery: config.MALIPO_STK_CONFIRM_SUCCESS,
+    firstQueryDelayMs: config.MALIPO_STK_QUERY_FIRST_SECONDS * 1000,
+    maxQueryIntervalMs: config.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS * 1000,
   };
 }

@@ -1,9 +1,22 @@
 /** Builds the Temporal worker that runs Malipo's workflows and activities. */
 import path from 'node:path';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Config } from '../config';
 import { PROJECT_ROOT } from './tools';
 
 export const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
+
+export type WorkerTuning = NonNullable<CreateWorkerOptions['tuning']>;
+
+/**
+ * Worker options from configuration. An unset key is left out, so the SDK's own default applies
+ * (for `maxCachedWorkflows`, one sized from the V8 heap limit).
+ */
+export function workerTuningFrom(config: Pick<Config, 'MALIPO_WORKER_MAX_CACHED_WORKFLOWS'>): WorkerTuning {
+  return config.MALIPO_WORKER_MAX_CACHED_WORKFLOWS === undefined
+    ? {}
+    : { maxCachedWorkflows: config.MALIPO_WORKER_MAX_CACHED_WORKFLOWS };
+}
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;

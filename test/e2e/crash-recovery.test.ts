@@ -153,7 +153,7 @@ before(async () => {
     taskQueue,
     logger,
     initiationWaitMs: 8000,
-    stkConfig: { ...STACK_STK, ...stkConfigFrom(config) },
+    stkConfig: { ...stkConfigFrom(config), ...STACK_STK },
   });
   handler = createApp({
     config,

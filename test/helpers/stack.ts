@@ -69,7 +69,10 @@ export const STACK_SANDBOX: Readonly<SandboxOptions> = {
   promptTimeoutMs: 120_000,
 };
 
-/** Workflow knobs the environment cannot set, shortened for tests (then `opts.stkConfig` on top). */
+/**
+ * Workflow knobs shortened for tests, below what the environment allows (the query cadence's minimum
+ * is 5 s), so they go over the config's (then `opts.stkConfig` on top).
+ */
 export const STACK_STK: Readonly<Partial<StkPushConfig>> = {
   firstQueryDelayMs: 2000,
   maxQueryIntervalMs: 5000,
@@ -245,7 +248,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       taskQueue,
       logger,
       initiationWaitMs: config.MALIPO_INITIATION_WAIT_MS,
-      stkConfig: { ...STACK_STK, ...stkConfigFrom(config), ...opts.stkConfig },
+      stkConfig: { ...stkConfigFrom(config), ...STACK_STK, ...opts.stkConfig },
     });
     const payouts = new PayoutService({
       db,

@@ -2,6 +2,21 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config';
+import { DEFAULT_STK_CONFIG, resolveStkConfig } from '../../src/domain/stk';
+import { stkConfigFrom } from '../../src/payments/settings';
+import { workerTuningFrom } from '../../src/temporal/worker';
+
+/** The one problem loadConfig reports for `env`. */
+function problemOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.problems.length, 1, err.message);
+    return err.problems[0] as string;
+  }
+  assert.fail(`expected ConfigError for ${JSON.stringify(env)}`);
+}
 
 describe('config', () => {
   it('has embedded-mode defaults', () => {
@@ -58,5 +73,112 @@ describe('config', () => {
   it('rejects a malformed encryption key and half a TLS pair', () => {
     assert.throws(() => loadConfig({ MALIPO_ENCRYPTION_KEY: 'short' }), /MALIPO_ENCRYPTION_KEY/);
     assert.throws(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/x.pem' }), /TEMPORAL_TLS_KEY_PATH/);
+  });
+
+  describe('STK query cadence', () => {
+    it('defaults to a first query after 20 s and intervals capped at 60 s, the workflow defaults', () => {
+      const c = loadConfig({});
+      assert.equal(c.MALIPO_STK_QUERY_FIRST_SECONDS, 20);
+      assert.equal(c.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS, 60);
+      const stk = stkConfigFrom(c);
+      assert.equal(stk.firstQueryDelayMs, 20_000);
+      assert.equal(stk.maxQueryIntervalMs, 60_000);
+      assert.equal(stk.firstQueryDelayMs, DEFAULT_STK_CONFIG.firstQueryDelayMs);
+      assert.equal(stk.maxQueryIntervalMs, DEFAULT_STK_CONFIG.maxQueryIntervalMs);
+    });
+
+    it('flows into the STK config block each payment carries, in milliseconds', () => {
+      const c = loadConfig({
+        MALIPO_STK_DEADLINE_SECONDS: '3600',
+        MALIPO_STK_QUERY_FIRST_SECONDS: '45',
+        MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '600',
+      });
+      assert.equal(c.MALIPO_STK_QUERY_FIRST_SECONDS, 45);
+      assert.equal(c.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS, 600);
+      assert.deepEqual(stkConfigFrom(c), {
+        deadlineMs: 3_600_000,
+        graceMs: 1_800_000,
+        confirmSuccessByQuery: true,
+        firstQueryDelayMs: 45_000,
+        maxQueryIntervalMs: 600_000,
+      });
+      const resolved = resolveStkConfig(stkConfigFrom(c));
+      assert.equal(resolved.firstQueryDelayMs, 45_000);
+      assert.equal(resolved.maxQueryIntervalMs, 600_000);
+      assert.equal(resolved.queryBackoffCoefficient, 1.5);
+    });
+
+    it('accepts the bounds and a cap equal to the first delay', () => {
+      const low = loadConfig({
+        MALIPO_STK_QUERY_FIRST_SECONDS: '5',
+        MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '10',
+      });
+      assert.equal(stkConfigFrom(low).firstQueryDelayMs, 5000);
+      assert.equal(stkConfigFrom(low).maxQueryIntervalMs, 10_000);
+      const high = loadConfig({
+        MALIPO_STK_QUERY_FIRST_SECONDS: '3600',
+        MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '3600',
+      });
+      assert.equal(stkConfigFrom(high).firstQueryDelayMs, 3_600_000);
+      assert.equal(stkConfigFrom(high).maxQueryIntervalMs, 3_600_000);
+    });
+
+    it('rejects values out of range or not whole seconds, naming the key', () => {
+      for (const v of ['4', '3601', '0', '-5', '2.5', 'soon']) {
+        // a cap of 3600 keeps the cross-field check out of the way
+        assert.match(
+          problemOf({ MALIPO_STK_QUERY_FIRST_SECONDS: v, MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '3600' }),
+          /^MALIPO_STK_QUERY_FIRST_SECONDS: /,
+          v,
+        );
+      }
+      for (const v of ['9', '3601', '0', '1.5', 'often']) {
+        assert.match(
+          problemOf({ MALIPO_STK_QUERY_FIRST_SECONDS: '5', MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: v }),
+          /^MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: /,
+          v,
+        );
+      }
+    });
+
+    it('rejects a cap below the first delay, naming both keys', () => {
+      const problem = problemOf({
+        MALIPO_STK_QUERY_FIRST_SECONDS: '120',
+        MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '60',
+      });
+      assert.match(problem, /^MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: /);
+      assert.match(problem, /MALIPO_STK_QUERY_FIRST_SECONDS \(120\)/);
+      // the default cap (60) is below a first delay over 60 s, so raising one alone is refused too
+      assert.match(
+        problemOf({ MALIPO_STK_QUERY_FIRST_SECONDS: '90' }),
+        /MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS/,
+      );
+    });
+  });
+
+  describe('worker sticky cache', () => {
+    it("is unset by default, so the worker gets no maxCachedWorkflows and the SDK's default applies", () => {
+      const c = loadConfig({});
+      assert.equal(c.MALIPO_WORKER_MAX_CACHED_WORKFLOWS, undefined);
+      assert.deepEqual(workerTuningFrom(c), {});
+      assert.ok(!('maxCachedWorkflows' in workerTuningFrom(c)));
+      assert.deepEqual(workerTuningFrom(loadConfig({ MALIPO_WORKER_MAX_CACHED_WORKFLOWS: '' })), {});
+    });
+
+    it('reaches the worker options as maxCachedWorkflows', () => {
+      const c = loadConfig({ MALIPO_WORKER_MAX_CACHED_WORKFLOWS: '600' });
+      assert.equal(c.MALIPO_WORKER_MAX_CACHED_WORKFLOWS, 600);
+      assert.deepEqual(workerTuningFrom(c), { maxCachedWorkflows: 600 });
+    });
+
+    it('rejects anything but a positive integer, naming the key', () => {
+      for (const v of ['0', '-1', '1.5', 'lots']) {
+        assert.match(
+          problemOf({ MALIPO_WORKER_MAX_CACHED_WORKFLOWS: v }),
+          /^MALIPO_WORKER_MAX_CACHED_WORKFLOWS: /,
+          v,
+        );
+      }
+    });
   });
 });
