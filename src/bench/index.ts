@@ -11,7 +11,7 @@ import { historyOf } from './history';
 import { closedLoop, errorKind, JsonClient, type LoadResult, type Operation, openLoop } from './load';
 import { Progress } from './progress';
 import { ResourceSampler } from './proc';
-import { type BenchStack, FLOOR_TASK_QUEUE, startBenchStack } from './stack';
+import { type BenchStack, FLOOR_TASK_QUEUE, HOLD_SETTINGS, startBenchStack } from './stack';
 import { type ActionCount, countActions, type LatencySummary, mean, ratio, summarize } from './stats';
 import { latencyChartSvg } from './svg';
 
@@ -50,7 +50,8 @@ export interface WorkloadResult {
     malipoMsPerPayment: number;
     serverMsPerPayment: number;
   };
-  peakRssMiB: { malipo: number; server: number };
+  /** malipo: Malipo's processes summed; worker: the process that runs the worker. */
+  peakRssMiB: { malipo: number; worker: number; server: number };
   /** Database round trips of the Malipo process per completed payment (0 for the floors' own work). */
   dbQueriesPerPayment: number;
 }
@@ -96,17 +97,20 @@ export async function runBench(o: BenchOptions): Promise<void> {
       onStep: (s) => progress.note(s),
     });
     const s = stack;
-    const serverPid = s.devServer.process.pid;
-    const sampler = new ResourceSampler(serverPid);
+    const sampler = new ResourceSampler({
+      malipo: s.malipo.pids,
+      worker: s.malipo.workerPid,
+      server: s.devServer.process.pid,
+    });
     sampler.start();
-    let queriesAtWindow = s.dbQueries.total;
-    const queryWindow = () => {
-      const n = s.dbQueries.total - queriesAtWindow;
-      queriesAtWindow = s.dbQueries.total;
+    let queriesAtWindow = (await s.dbQueries()).total;
+    const queryWindow = async () => {
+      const total = (await s.dbQueries()).total;
+      const n = total - queriesAtWindow;
+      queriesAtWindow = total;
       return n;
     };
-    const statementSnapshot = () =>
-      new Map([...s.dbQueries.byStatement].map(([k, v]) => [k, { ...v }] as const));
+    const statementSnapshot = async () => (await s.dbQueries()).byStatement;
     const auth = { authorization: `Bearer ${s.key}` };
     const webhookTimeoutMs = quick ? 20_000 : 30_000;
     let refSeq = 0;
@@ -194,15 +198,15 @@ export async function runBench(o: BenchOptions): Promise<void> {
 
     const workloads: WorkloadResult[] = [];
     const allSamples: Array<{ system: string; samples: LoadResult['samples'] }> = [];
-    const record = (
+    const record = async (
       name: string,
       system: WorkloadResult['system'],
       mode: WorkloadResult['mode'],
       r: LoadResult,
       extra: { offered?: number; concurrency?: number },
-    ): WorkloadResult => {
+    ): Promise<WorkloadResult> => {
       const res = sampler.window();
-      const queries = queryWindow();
+      const queries = await queryWindow();
       const ok = r.samples.filter((x) => x.ok);
       const errors: Record<string, number> = {};
       for (const x of r.samples)
@@ -222,12 +226,16 @@ export async function runBench(o: BenchOptions): Promise<void> {
         e2e: summarize(ok.flatMap((x) => (x.e2eMs === undefined ? [] : [x.e2eMs]))),
         errors,
         cpu: {
-          malipoSeconds: res.selfCpuS,
+          malipoSeconds: res.malipoCpuS,
           serverSeconds: res.serverCpuS,
-          malipoMsPerPayment: ok.length ? (res.selfCpuS * 1000) / ok.length : Number.NaN,
+          malipoMsPerPayment: ok.length ? (res.malipoCpuS * 1000) / ok.length : Number.NaN,
           serverMsPerPayment: ok.length ? (res.serverCpuS * 1000) / ok.length : Number.NaN,
         },
-        peakRssMiB: { malipo: res.selfPeakRss / MiB, server: res.serverPeakRss / MiB },
+        peakRssMiB: {
+          malipo: res.malipoPeakRss / MiB,
+          worker: res.workerPeakRss / MiB,
+          server: res.serverPeakRss / MiB,
+        },
         dbQueriesPerPayment: ok.length ? queries / ok.length : Number.NaN,
       };
       workloads.push(w);
@@ -238,7 +246,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       // let the previous workload's stragglers (webhook workflows closing) finish before measuring
       await new Promise((r) => setTimeout(r, 1000));
       sampler.window();
-      queryWindow();
+      await queryWindow();
     };
     const brief = (w: WorkloadResult) =>
       `${w.completed}/${w.attempted} ok, ${w.completedPerSecond.toFixed(1)}/s, POST p99 ${fmtMs(w.post.p99)}, e2e p99 ${fmtMs(w.e2e.p99)}`;
@@ -257,7 +265,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
     for (const [i, rate] of rates.entries()) {
       progress.phase(`malipo open ${rate}/s`, Math.round((rate * durationMs) / 1000));
       const r = await openLoop(rate, durationMs, payNow, progress);
-      const w = record(`malipo open ${rate}/s`, 'malipo', 'open', r, { offered: rate });
+      const w = await record(`malipo open ${rate}/s`, 'malipo', 'open', r, { offered: rate });
       progress.done(brief(w));
       await settle();
       if (saturated(w)) {
@@ -266,13 +274,13 @@ export async function runBench(o: BenchOptions): Promise<void> {
       }
     }
     progress.phase(`malipo closed c=${concurrency}`, closedMs / 1000);
-    const statementsBefore = statementSnapshot();
+    const statementsBefore = await statementSnapshot();
     const closedRun = await closedLoop(concurrency, closedMs, payNow, progress);
-    const malipoClosed = record(`malipo closed c=${concurrency}`, 'malipo', 'closed', closedRun, {
+    const malipoClosed = await record(`malipo closed c=${concurrency}`, 'malipo', 'closed', closedRun, {
       concurrency,
     });
     // Which statements a payment costs (closed loop; webhook stragglers may add a few).
-    const dbStatements = [...statementSnapshot()]
+    const dbStatements = [...(await statementSnapshot())]
       .map(([statement, v]) => {
         const b = statementsBefore.get(statement) ?? { count: 0, ms: 0 };
         return {
@@ -288,7 +296,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
     await settle();
 
     progress.phase(`floor workflow closed c=${concurrency}`, closedMs / 1000);
-    const floorClosed = record(
+    const floorClosed = await record(
       `floor workflow closed c=${concurrency}`,
       'floor-workflow',
       'closed',
@@ -301,7 +309,9 @@ export async function runBench(o: BenchOptions): Promise<void> {
       for (const [i, rate] of rates.entries()) {
         progress.phase(`floor workflow open ${rate}/s`, Math.round((rate * floorOpenMs) / 1000));
         const r = await openLoop(rate, floorOpenMs, floorOp, progress);
-        const w = record(`floor workflow open ${rate}/s`, 'floor-workflow', 'open', r, { offered: rate });
+        const w = await record(`floor workflow open ${rate}/s`, 'floor-workflow', 'open', r, {
+          offered: rate,
+        });
         progress.done(brief(w));
         await settle();
         if (saturated(w)) {
@@ -311,7 +321,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       }
     }
     progress.phase(`floor express closed c=${concurrency}`, 5);
-    const expressClosed = record(
+    const expressClosed = await record(
       `floor express closed c=${concurrency}`,
       'floor-express',
       'closed',
@@ -383,13 +393,12 @@ export async function runBench(o: BenchOptions): Promise<void> {
     let phoneSeq = 0;
     const silentPhone = () => `25471${String(1_000_000 + (phoneSeq++ % 8_999_999)).padStart(7, '0')}`;
     const holdCreate = await closedLoop(concurrency, 30 * 60_000, pay(silentPhone, false), progress, holdN);
-    const holdCreated = record(`hold: create ${holdN}`, 'malipo', 'hold', holdCreate, { concurrency });
+    const holdCreated = await record(`hold: create ${holdN}`, 'malipo', 'hold', holdCreate, { concurrency });
     progress.done(
       `${holdCreated.completed} pending, ${holdCreated.completedPerSecond.toFixed(1)}/s, POST p99 ${fmtMs(holdCreated.post.p99)}`,
     );
     progress.phase(`hold: ${holdN} pending for ${holdMs / 1000} s`, holdMs / 1000);
     const sysInfoMs: number[] = [];
-    const rssSamples: number[] = [];
     const holdStart = performance.now();
     const health = (async () => {
       while (performance.now() - holdStart < holdMs) {
@@ -400,18 +409,15 @@ export async function runBench(o: BenchOptions): Promise<void> {
         } catch {
           sysInfoMs.push(Number.NaN);
         }
-        rssSamples.push(process.memoryUsage.rss());
-        progress.tick(
-          (performance.now() - holdStart) / 1000,
-          `RSS ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`,
-        );
+        const rss = sampler.workerRss();
+        progress.tick((performance.now() - holdStart) / 1000, `RSS ${(rss / MiB).toFixed(0)} MiB`);
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
     // meanwhile a light paying load shows the server still serves
     const whileHolding = await closedLoop(4, holdMs, payNow, progress);
     await health;
-    const holdPay = record(`hold: paying c=4 while ${holdN} wait`, 'malipo', 'hold', whileHolding, {
+    const holdPay = await record(`hold: paying c=4 while ${holdN} wait`, 'malipo', 'hold', whileHolding, {
       concurrency: 4,
     });
     const holdRes = sampler.window();
@@ -421,10 +427,12 @@ export async function runBench(o: BenchOptions): Promise<void> {
       createErrors: holdCreated.errors,
       createPerSecond: holdCreated.completedPerSecond,
       holdSeconds: holdMs / 1000,
+      settings: HOLD_SETTINGS,
+      workerProcess: s.malipo.pids.length > 1 ? 'worker alone' : 'API + worker + PGlite in one process',
+      /** The worker's process: on PGlite it also holds the API and the database. */
       workerRssMiB: {
-        peak: Math.max(holdCreated.peakRssMiB.malipo, holdPay.peakRssMiB.malipo, holdRes.selfPeakRss / MiB),
-        end: process.memoryUsage.rss() / MiB,
-        heapUsedEnd: process.memoryUsage().heapUsed / MiB,
+        peak: Math.max(holdCreated.peakRssMiB.worker, holdPay.peakRssMiB.worker, holdRes.workerPeakRss / MiB),
+        end: sampler.workerRss() / MiB,
       },
       serverRssMiB: Math.max(holdCreated.peakRssMiB.server, holdPay.peakRssMiB.server),
       getSystemInfoMs: summarize(okInfo),
@@ -436,7 +444,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       },
     };
     progress.done(
-      `worker RSS peak ${hold.workerRssMiB.peak.toFixed(0)} MiB, getSystemInfo p99 ${fmtMs(hold.getSystemInfoMs.p99)}`,
+      `worker process RSS peak ${hold.workerRssMiB.peak.toFixed(0)} MiB, getSystemInfo p99 ${fmtMs(hold.getSystemInfoMs.p99)}`,
     );
     sampler.stop();
 
@@ -563,6 +571,8 @@ type Result = {
   hold: {
     pending: number;
     createPerSecond: number;
+    settings: typeof HOLD_SETTINGS;
+    workerProcess: string;
     workerRssMiB: { peak: number; end: number };
     serverRssMiB: number;
     getSystemInfoMs: LatencySummary;
@@ -631,7 +641,7 @@ export function renderTable(r: Result): string {
       .map((x) => `${fmt(x.perPayment)}× ${x.statement.slice(0, 60)}`)
       .join('; ')}`,
     `pushes per payment (simulator ledger): ${r.pushes.onePush}/${r.pushes.payments} exactly one, ${r.pushes.noPush} none, ${r.pushes.morePushes} more; bad webhook signatures ${r.badSignatures}`,
-    `hold: ${r.hold.pending} pending (created at ${fmt(r.hold.createPerSecond)}/s); worker RSS peak ${fmt(r.hold.workerRssMiB.peak, 0)} MiB, end ${fmt(r.hold.workerRssMiB.end, 0)} MiB; server RSS ${fmt(r.hold.serverRssMiB, 0)} MiB; getSystemInfo p50 ${fmtMs(r.hold.getSystemInfoMs.p50)} p99 ${fmtMs(r.hold.getSystemInfoMs.p99)} ms`,
+    `hold: ${r.hold.pending} pending (created at ${fmt(r.hold.createPerSecond)}/s; deadline ${r.hold.settings.MALIPO_STK_DEADLINE_SECONDS} s, first STK query after ${r.hold.settings.MALIPO_STK_QUERY_FIRST_SECONDS} s, then at most every ${r.hold.settings.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS} s); worker RSS (${r.hold.workerProcess}) peak ${fmt(r.hold.workerRssMiB.peak, 0)} MiB, end ${fmt(r.hold.workerRssMiB.end, 0)} MiB; server RSS ${fmt(r.hold.serverRssMiB, 0)} MiB; getSystemInfo p50 ${fmtMs(r.hold.getSystemInfoMs.p50)} p99 ${fmtMs(r.hold.getSystemInfoMs.p99)} ms`,
     `targets: ${Object.entries(r.targets)
       .map(([k, v]) => `${k} ${v === null ? 'n/a' : v ? 'PASS' : 'MISS'}`)
       .join(', ')}`,

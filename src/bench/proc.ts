@@ -1,4 +1,4 @@
-/** CPU and memory of this process (process.cpuUsage / memoryUsage) and of another one (/proc/<pid>). */
+/** CPU and memory of a process from /proc/<pid>. */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -40,20 +40,37 @@ export function procMemory(pid: number): { rss: number; peak: number } {
   }
 }
 
-export const selfCpuSeconds = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
+/** CPU seconds and peak RSS of Malipo's processes and the Temporal server since the last window. */
+export interface ResourceWindow {
+  /** Summed over Malipo's processes. */
+  malipoCpuS: number;
+  serverCpuS: number;
+  /** Peak of the summed RSS of Malipo's processes. */
+  malipoPeakRss: number;
+  /** Peak RSS of the process that runs the worker. */
+  workerPeakRss: number;
+  serverPeakRss: number;
+}
 
-/** Samples RSS of this process and of `serverPid` every `everyMs`; `window()` gives peaks since the last call. */
+export interface SampledPids {
+  /** Malipo's processes: one (API + worker) or two (API, worker). */
+  malipo: number[];
+  /** The one of them that runs the worker. */
+  worker: number | undefined;
+  server: number | undefined;
+}
+
+const cpuOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : procCpuSeconds(pid));
+const rssOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : procMemory(pid).rss);
+
+/** Samples the RSS of Malipo's processes and the server every `everyMs`; `window()` gives peaks and CPU since the last call. */
 export class ResourceSampler {
   #timer: NodeJS.Timeout | undefined;
-  #selfPeak = 0;
-  #serverPeak = 0;
-  #cpu0 = { self: 0, server: 0 };
+  #peak = { malipo: 0, worker: 0, server: 0 };
+  #cpu0 = { malipo: 0, server: 0 };
 
   constructor(
-    private readonly serverPid: number | undefined,
+    private readonly pids: SampledPids,
     private readonly everyMs = 200,
   ) {}
 
@@ -67,34 +84,43 @@ export class ResourceSampler {
     clearInterval(this.#timer);
   }
 
+  /** Current RSS of the worker's process in bytes (NaN if unreadable). */
+  workerRss(): number {
+    return rssOf(this.pids.worker);
+  }
+
   sample(): void {
-    this.#selfPeak = Math.max(this.#selfPeak, process.memoryUsage.rss());
-    if (this.serverPid !== undefined) {
-      const rss = procMemory(this.serverPid).rss;
-      if (Number.isFinite(rss)) this.#serverPeak = Math.max(this.#serverPeak, rss);
+    const now = {
+      malipo: this.pids.malipo.reduce((sum, pid) => sum + rssOf(pid), 0),
+      worker: rssOf(this.pids.worker),
+      server: rssOf(this.pids.server),
+    };
+    for (const k of ['malipo', 'worker', 'server'] as const) {
+      if (Number.isFinite(now[k])) this.#peak[k] = Math.max(this.#peak[k], now[k]);
     }
   }
 
   reset(): void {
-    this.#selfPeak = process.memoryUsage.rss();
-    this.#serverPeak = this.serverPid !== undefined ? procMemory(this.serverPid).rss || 0 : 0;
-    this.#cpu0 = {
-      self: selfCpuSeconds(),
-      server: this.serverPid !== undefined ? procCpuSeconds(this.serverPid) : Number.NaN,
-    };
+    this.#peak = { malipo: 0, worker: 0, server: 0 };
+    this.sample();
+    this.#cpu0 = { malipo: this.malipoCpu(), server: cpuOf(this.pids.server) };
   }
 
   /** CPU seconds and peak RSS since the last reset, then resets. */
-  window(): { selfCpuS: number; serverCpuS: number; selfPeakRss: number; serverPeakRss: number } {
+  window(): ResourceWindow {
     this.sample();
-    const out = {
-      selfCpuS: selfCpuSeconds() - this.#cpu0.self,
-      serverCpuS:
-        this.serverPid !== undefined ? procCpuSeconds(this.serverPid) - this.#cpu0.server : Number.NaN,
-      selfPeakRss: this.#selfPeak,
-      serverPeakRss: this.#serverPeak,
+    const out: ResourceWindow = {
+      malipoCpuS: this.malipoCpu() - this.#cpu0.malipo,
+      serverCpuS: cpuOf(this.pids.server) - this.#cpu0.server,
+      malipoPeakRss: this.#peak.malipo,
+      workerPeakRss: this.#peak.worker,
+      serverPeakRss: this.#peak.server,
     };
     this.reset();
     return out;
+  }
+
+  private malipoCpu(): number {
+    return this.pids.malipo.reduce((sum, pid) => sum + cpuOf(pid), 0);
   }
 }

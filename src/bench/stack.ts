@@ -1,9 +1,9 @@
 /**
  * The isolated stack `malipo bench` measures, on loopback in a fresh temp directory: a Temporal dev
- * server (child process, fresh SQLite file, as `malipo dev` runs it), the database (PGlite, or a
- * PostgreSQL URL), the real worker and API in this process, the Daraja simulator (customer pays at
- * once, callbacks at once), a webhook receiver that verifies signatures, and the floor: a bare
- * workflow with its own worker and task queue, and a bare express endpoint.
+ * server (child process, fresh SQLite file, as `malipo dev` runs it), the Daraja simulator (child
+ * process; customer pays at once, callbacks at once), Malipo itself (child process, see
+ * malipo-process.ts: API, worker and database, plus the floor's worker and bare express endpoint),
+ * and in this process the webhook receiver, which verifies each signature.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -11,32 +11,32 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
-import express from 'express';
-import { createActivities } from '../../activities';
-import { loadConfig } from '../config';
-import { type DatabaseHandle, openDatabase } from '../db';
-import { callbackSecretOf, createApp } from '../http/app';
-import { createLogger } from '../logger';
-import { createChannel } from '../platform/channels';
-import { createApiKey } from '../platform/keys';
-import { createMerchant } from '../platform/merchants';
-import { SecretBox } from '../platform/secret-box';
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { LedgerSnapshot } from '../sandbox';
-import { connectClient, connectWorker } from '../temporal/connection';
-import { type DevServer, freePort, startDevServer } from '../temporal/dev-server';
-import { bundleWorkflows, type CreateWorkerOptions, createWorker } from '../temporal/worker';
-import { verifyWebhook } from '../webhooks/verify';
-import { floorSignal } from './floor-workflow';
+import type { Client } from '@temporalio/client';
 import { Closers } from '../closers';
-import { simulatorChannelInput } from '../admin/dev-bootstrap';
+import { loadConfig } from '../config';
+import type { LedgerSnapshot } from '../sandbox';
+import { connectClient } from '../temporal/connection';
+import { type DevServer, freePort, startDevServer } from '../temporal/dev-server';
+import type { CreateWorkerOptions } from '../temporal/worker';
+import { verifyWebhook } from '../webhooks/verify';
+import type { DbStatsMessage, MalipoProcessInput, MalipoProcessReady } from './malipo-process';
 
-export const FLOOR_TASK_QUEUE = 'malipo-bench-floor';
-export const TASK_QUEUE = 'malipo-bench';
+export { FLOOR_TASK_QUEUE, TASK_QUEUE } from './malipo-process';
 /** Paying customers in the simulator; more than the payments ever in flight at once. */
 export const PAYING_PHONES = 4096;
+
+/**
+ * Settings of the bench's Malipo for the holding test. Held payments must stay pending for the
+ * whole run, and at the default query cadence (about one STK Query a minute each) 10,000 pending
+ * payments would cost ≈ 170 queries a second: a load test, not a holding test. Paying workloads
+ * settle by callback within a second and never reach a timed query, so they are unaffected.
+ */
+export const HOLD_SETTINGS = {
+  MALIPO_STK_DEADLINE_SECONDS: '3600',
+  MALIPO_STK_QUERY_FIRST_SECONDS: '300',
+  MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: '900',
+} as const;
 
 export interface BenchStackOptions {
   databaseUrl?: string | undefined;
@@ -57,14 +57,6 @@ export interface DbQueryStats {
   byStatement: Map<string, { count: number; ms: number }>;
 }
 
-/** The statement a query runs, without its parameter list: `select … from "payments" where …`. */
-function statementOf(sqlText: string): string {
-  return sqlText
-    .replace(/\s+/g, ' ')
-    .replace(/\(\$\d+(, \$\d+)*\)/g, '(…)')
-    .slice(0, 140);
-}
-
 export interface BenchStack {
   url: string;
   key: string;
@@ -73,6 +65,8 @@ export interface BenchStack {
   devServer: DevServer;
   /** The simulator, a child process (its CPU is not Malipo's). */
   simulator: { url: string; pid: number | undefined; ledger(): Promise<LedgerSnapshot> };
+  /** Malipo's processes (API and worker, one process or two; the floors' worker and endpoint too). */
+  malipo: { pids: number[]; workerPid: number | undefined };
   expressUrl: string;
   /** Resolves when the verified `payment.success` webhook of `paymentId` arrives (or rejects after timeoutMs). */
   waitForWebhook(paymentId: string, timeoutMs: number): Promise<Delivery>;
@@ -80,8 +74,8 @@ export interface BenchStack {
   payingPhone(): string;
   /** Webhook requests refused by signature verification. */
   badSignatures: number;
-  /** Database round trips of the Malipo process (API and worker), in total and by statement. */
-  dbQueries: DbQueryStats;
+  /** Database round trips of Malipo's process so far, in total and by statement. */
+  dbQueries(): Promise<DbQueryStats>;
   stop(): Promise<void>;
 }
 
@@ -94,14 +88,6 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     closers.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
 
     step('starting the Temporal dev server');
-    const bundles = Promise.all([
-      bundleWorkflows(),
-      bundleWorkflowCode({
-        workflowsPath: require.resolve('./floor-workflow'),
-        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-      }),
-    ]);
-    bundles.catch(() => undefined);
     const devServer = await startDevServer({
       dbFile: path.join(dir, 'temporal.db'),
       port: await freePort(),
@@ -109,122 +95,45 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     });
     closers.push(() => devServer.stop());
 
-    step('opening the database');
-    const dbQueries: DbQueryStats = { total: 0, byStatement: new Map() };
-    const dbHandle: DatabaseHandle = await openDatabase({
-      url: opts.databaseUrl,
-      dataDir: path.join(dir, 'db'),
-      onQuery: (sqlText, ms) => {
-        dbQueries.total++;
-        const key = statementOf(sqlText);
-        const st = dbQueries.byStatement.get(key) ?? { count: 0, ms: 0 };
-        st.count++;
-        st.ms += ms;
-        dbQueries.byStatement.set(key, st);
-      },
-    });
-    closers.push(() => dbHandle.close());
-    const db = dbHandle.db;
-
-    // The app listens first so the config can name its real port.
-    let handler: http.RequestListener = (_req, res) => {
-      res.statusCode = 503;
-      res.end();
-    };
-    const server = http.createServer((req, res) => handler(req, res));
-    server.keepAliveTimeout = 60_000;
-    await listen(server);
-    closers.push(() => closeServer(server));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-    const config = loadConfig({
-      LOG_LEVEL: 'silent',
-      MALIPO_MODE: 'development',
-      PORT: String((server.address() as AddressInfo).port),
-      HOST: '127.0.0.1',
-      MALIPO_PUBLIC_URL: url,
-      MALIPO_DATA_DIR: dir,
-      TEMPORAL_ADDRESS: devServer.address,
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '100000000',
-      MALIPO_RATE_LIMIT_PER_MINUTE: '100000000',
-      MALIPO_RATE_LIMIT_STORE: 'memory',
-      // held payments must stay pending for the whole run
-      MALIPO_STK_DEADLINE_SECONDS: '3600',
-      ...opts.env,
-    });
-    const logger = createLogger('silent');
-    const secretBox = new SecretBox(crypto.randomBytes(32));
-    const callbackSecret = callbackSecretOf(config, secretBox);
-
-    step('starting the simulator and the webhook receiver');
+    step('starting the simulator');
     // The simulator keeps one open prompt per phone ("unable to lock subscriber"), so concurrent
     // payments need many customers: a pool of phones that all pay at once.
     const payingPhones = Array.from(
       { length: PAYING_PHONES },
       (_, i) => `2547220${String(i).padStart(5, '0')}`,
     );
-    const sim = await startSimulatorProcess(payingPhones);
+    const sim = await startChild('simulator-process.ts', { phones: payingPhones }, 'simulator');
     closers.push(() => sim.stop());
+    const simUrl = sim.ready;
     let phoneTurn = 0;
 
-    const temporal = await connectClient(devServer.address, config);
+    // On PGlite one process holds the API, the worker and the database; on PostgreSQL the API and
+    // the worker run apart, as in production, so the worker's memory is its own.
+    const base = {
+      temporalAddress: devServer.address,
+      dataDir: dir,
+      databaseUrl: opts.databaseUrl,
+      simulatorUrl: simUrl,
+      encryptionKey: crypto.randomBytes(32).toString('hex'),
+      ...(opts.tuning ? { tuning: opts.tuning } : {}),
+      env: { ...HOLD_SETTINGS, ...opts.env },
+    };
+    const startMalipo = async (input: MalipoProcessInput) => {
+      step(`starting Malipo (${input.role === 'all' ? 'API, worker and database' : input.role})`);
+      const p = await startChild('malipo-process.ts', input, 'malipo', { ipc: true });
+      closers.push(() => p.stop());
+      return { ...p, info: JSON.parse(p.ready) as MalipoProcessReady };
+    };
+    const api = await startMalipo({ ...base, role: opts.databaseUrl ? 'api' : 'all' });
+    const { url, key, expressUrl } = api.info;
+    if (!url || !key || !expressUrl) throw new Error(`Malipo's API process answered ${api.ready}`);
+    const worker = opts.databaseUrl ? await startMalipo({ ...base, role: 'worker', publicUrl: url }) : api;
+    const malipoProcesses = worker === api ? [api] : [api, worker];
+
+    const temporal = await connectClient(devServer.address, loadConfig({ LOG_LEVEL: 'silent' }));
     closers.push(() => temporal.connection.close());
 
-    handler = createApp({ config, db, temporal, logger, secretBox, callbackSecret });
-
-    step('bundling workflows and starting the workers');
-    const [bundle, floorBundle] = await bundles;
-    const connection: NativeConnection = await connectWorker(devServer.address, config);
-    closers.push(() => connection.close());
-    const worker = await createWorker({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: TASK_QUEUE,
-      activities: createActivities({ config, db, logger, secretBox, callbackSecret, temporal }),
-      workflowBundle: bundle,
-      ...(opts.tuning ? { tuning: opts.tuning } : {}),
-    });
-    const floorWorker = await Worker.create({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: FLOOR_TASK_QUEUE,
-      workflowBundle: floorBundle,
-      activities: {
-        async floorStep(workflowId: string): Promise<string> {
-          // the "callback": a signal shortly after the activity answers, as the simulator does
-          setImmediate(() => {
-            temporal.workflow
-              .getHandle(workflowId)
-              .signal(floorSignal)
-              .catch(() => undefined);
-          });
-          return 'ok';
-        },
-      },
-    });
-    for (const w of [worker, floorWorker]) {
-      const running = w.run();
-      running.catch(() => undefined);
-      closers.push(async () => {
-        if (w.getState() === 'RUNNING') w.shutdown();
-        await running.catch(() => undefined);
-      });
-    }
-
-    step('creating the merchant, channel, key and webhook endpoint');
-    const actor = { actor: 'bench' };
-    const merchant = await createMerchant(db, { name: 'Bench merchant' }, actor);
-    await createChannel(db, secretBox, merchant.id, simulatorChannelInput(sim.url), actor);
-    const key = (
-      await createApiKey(
-        db,
-        secretBox,
-        { merchantId: merchant.id, environment: 'test', scopes: ['*'], label: 'bench' },
-        actor,
-      )
-    ).key;
-
+    step('starting the webhook receiver');
     // The webhook receiver: verifies each signature, then resolves the payment's waiter.
     const arrived = new Map<string, Delivery>();
     const waiters = new Map<string, (d: Delivery) => void>();
@@ -270,17 +179,6 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     }
     secret = epBody.secret;
 
-    // The bare express endpoint of the floor.
-    const bare = express();
-    bare.use(express.json());
-    bare.post('/pay', (req, res) => {
-      res.status(202).json({ id: crypto.randomUUID(), status: 'pending', amount: req.body?.amount });
-    });
-    const bareServer = http.createServer(bare);
-    bareServer.keepAliveTimeout = 60_000;
-    await listen(bareServer);
-    closers.push(() => closeServer(bareServer));
-
     return Object.assign(stack, {
       url,
       key,
@@ -288,17 +186,32 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
       temporal,
       devServer,
       simulator: {
-        url: sim.url,
+        url: simUrl,
         pid: sim.child.pid,
         ledger: async () => {
-          const r = await fetch(`${sim.url}/sandbox/__sandbox/ledger`);
+          const r = await fetch(`${simUrl}/sandbox/__sandbox/ledger`);
           if (!r.ok) throw new Error(`simulator ledger: HTTP ${r.status}`);
           return (await r.json()) as LedgerSnapshot;
         },
       },
+      malipo: {
+        pids: malipoProcesses.flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid])),
+        workerPid: worker.child.pid,
+      },
       payingPhone: () => payingPhones[phoneTurn++ % payingPhones.length] as string,
-      expressUrl: `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`,
-      dbQueries,
+      expressUrl,
+      dbQueries: async (): Promise<DbQueryStats> => {
+        const out: DbQueryStats = { total: 0, byStatement: new Map() };
+        for (const p of malipoProcesses) {
+          const m = (await p.request({ type: 'dbStats' })) as DbStatsMessage;
+          out.total += m.total;
+          for (const [statement, v] of m.byStatement) {
+            const st = out.byStatement.get(statement) ?? { count: 0, ms: 0 };
+            out.byStatement.set(statement, { count: st.count + v.count, ms: st.ms + v.ms });
+          }
+        }
+        return out;
+      },
       waitForWebhook(paymentId: string, timeoutMs: number): Promise<Delivery> {
         const done = arrived.get(paymentId);
         if (done) {
@@ -324,33 +237,67 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
   }
 }
 
-/** Starts src/bench/simulator-process.ts and waits for its URL. */
-async function startSimulatorProcess(
-  phones: string[],
-): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+interface StartedChild {
+  child: ChildProcess;
+  /** What the child printed after `<name> ready `. */
+  ready: string;
+  /** Sends a message over IPC and resolves with the next message of the same type. */
+  request(message: { type: string }): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts src/bench/<file> with its input as JSON and waits for it to print `<name> ready <payload>`.
+ * Stops with SIGTERM, then SIGKILL after 10 s.
+ */
+async function startChild(
+  file: string,
+  input: unknown,
+  name: string,
+  opts: { ipc?: boolean } = {},
+): Promise<StartedChild> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, 'simulator-process.ts'), JSON.stringify({ phones })],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--import', 'tsx', path.join(__dirname, file), JSON.stringify(input)],
+    { stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<string>((resolve, reject) => {
     const onData = (b: Buffer) => {
       output += b.toString('utf8');
-      const m = /simulator ready (\S+)/.exec(output);
+      const m = new RegExp(`${name} ready (.+)\n`).exec(output);
       if (m) resolve(m[1] as string);
+      else if (output.length > 100_000) output = output.slice(-10_000);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the simulator exited (${code}): ${output.slice(-2000)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the ${name} process exited (${code}): ${output.slice(-2000)}`)),
+    );
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
-    url,
     child,
+    ready,
+    request(message) {
+      return new Promise((resolve, reject) => {
+        const onMessage = (m: { type?: string }) => {
+          if (m?.type !== message.type) return;
+          child.off('message', onMessage);
+          resolve(m);
+        };
+        child.on('message', onMessage);
+        child.send(message, (err) => {
+          if (err) {
+            child.off('message', onMessage);
+            reject(err);
+          }
+        });
+      });
+    },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
