@@ -7,10 +7,11 @@
  * deleted or disabled; `Retry-After` on 429/503 is honoured within the schedule (see
  * src/domain/webhook-schedule.ts). After the tenth failed attempt the delivery is `failed`.
  *
- * The HTTP attempt is a regular activity; the bookkeeping writes (finished, next attempt time, disable
- * the endpoint) are local activities since patch `delivery-bookkeeping-local`, so a first-attempt
- * success ends in the workflow task that sees the attempt complete. Runs started before the patch
- * replay the old path (regular activities) until they end.
+ * Since patch `delivery-local-activities` every activity is local: the HTTP attempt and the
+ * bookkeeping writes (finished, next attempt time, disable the endpoint) run in the worker inside the
+ * workflow task, so a first-attempt success is one workflow task and no activity task. Runs started
+ * earlier replay their own path until they end: patch `delivery-bookkeeping-local` (a regular HTTP
+ * attempt, local bookkeeping), or neither (all regular).
  */
 import {
   defineQuery,
@@ -60,7 +61,7 @@ export const webhookDeliveryState = defineQuery<DeliveryState>('webhookDeliveryS
 
 // One HTTP attempt is bounded at 15 s; the rest covers DNS, TLS and the DB writes. Retries here cover
 // Malipo's own faults (e.g. the DB restarting), not the receiver's: those are attempts in the schedule.
-const { attemptDelivery } = proxyActivities<WebhookDeliveryActivities>({
+const ATTEMPT_OPTIONS = {
   startToCloseTimeout: '45 seconds',
   retry: {
     initialInterval: '2 seconds',
@@ -68,7 +69,11 @@ const { attemptDelivery } = proxyActivities<WebhookDeliveryActivities>({
     maximumInterval: '30 seconds',
     maximumAttempts: 4,
   },
-});
+} as const;
+/** The attempt as a local activity (a marker event, inside the workflow task); see the patch below. */
+const { attemptDelivery: localAttempt } = proxyLocalActivities<WebhookDeliveryActivities>(ATTEMPT_OPTIONS);
+/** The attempt as a regular activity: runs started before patch `delivery-local-activities`. */
+const { attemptDelivery: regularAttempt } = proxyActivities<WebhookDeliveryActivities>(ATTEMPT_OPTIONS);
 
 // Bookkeeping writes are small and idempotent: retry them until the database is back.
 const FINISH_OPTIONS = {
@@ -87,8 +92,13 @@ type Bookkeeping = Pick<
 >;
 
 /**
- * Patch id: the bookkeeping writes run as local activities (one marker event each, in the same workflow
- * task) instead of regular ones (three events and one more workflow task each). Decided once per run.
+ * Patch id: the HTTP attempt and the bookkeeping writes all run as local activities. One marker event
+ * each instead of three events and one more workflow task, and no activity task through the server.
+ * Implies the older patch below, so a new run records one patch marker, not two.
+ */
+const ALL_LOCAL_PATCH = 'delivery-local-activities';
+/**
+ * Older patch id: only the bookkeeping writes run as local activities; the HTTP attempt is regular.
  */
 const BOOKKEEPING_LOCAL_PATCH = 'delivery-bookkeeping-local';
 
@@ -100,8 +110,8 @@ const LOCAL_BOOKKEEPING: Bookkeeping = {
   noteNextAttempt: localNote.noteNextAttempt,
 };
 
-// Before the patch: the same writes as regular activities. Keep until no run started before the
-// patch is open (a delivery lasts at most about three days), then replace `patched` by `deprecatePatch`.
+// Before both patches: the same writes as regular activities. Keep until no run started before the
+// patches is open (a delivery lasts at most about three days), then retire them.
 const regularFinish = proxyActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
 const regularNote = proxyActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
 const REGULAR_BOOKKEEPING: Bookkeeping = {
@@ -113,11 +123,13 @@ const REGULAR_BOOKKEEPING: Bookkeeping = {
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryState> {
-  // Once, in the first workflow task: a run whose history has no marker keeps the regular activities
-  // for good (calling `patched` later would switch it to local ones once replay catches up).
-  const { markDeliveryFinished, noteNextAttempt, disableEndpoint } = patched(BOOKKEEPING_LOCAL_PATCH)
-    ? LOCAL_BOOKKEEPING
-    : REGULAR_BOOKKEEPING;
+  // Once, in the first workflow task: a run keeps the path its history's markers name for good
+  // (calling `patched` later would switch it once replay catches up). The newer patch is asked
+  // first; an older run has no marker for it and replays with what it recorded.
+  const allLocal = patched(ALL_LOCAL_PATCH);
+  const attemptDelivery = allLocal ? localAttempt : regularAttempt;
+  const { markDeliveryFinished, noteNextAttempt, disableEndpoint } =
+    allLocal || patched(BOOKKEEPING_LOCAL_PATCH) ? LOCAL_BOOKKEEPING : REGULAR_BOOKKEEPING;
   const state: DeliveryState = {
     deliveryId: input.deliveryId,
     eventId: input.eventId,

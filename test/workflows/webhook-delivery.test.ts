@@ -3,15 +3,15 @@
  * schedule in seconds of wall time, jitter bounds, 410 Gone, Retry-After, skipped targets, the
  * state query, and replay of a jittered history and of every recorded `histories/webhook-*.json`.
  * Set MALIPO_RECORD_HISTORIES=1 to rewrite the current ones, then `npx biome format --write
- * test/workflows/histories`. The `webhook-prepatch-*` files were recorded from the code before patch
- * `delivery-bookkeeping-local` (regular bookkeeping activities) and cannot be re-recorded: keep them
- * until that patch is removed.
+ * test/workflows/histories`. Two older generations cannot be re-recorded; keep them until their
+ * patches are retired: `webhook-prepatch-*` (before patch `delivery-bookkeeping-local`: every activity
+ * regular) and `webhook-bookkeeping-*` (that patch only: a regular HTTP attempt, local bookkeeping).
+ * The current ones have patch `delivery-local-activities`: every activity local.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { activityInfo } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
@@ -45,17 +45,17 @@ async function keepHistory(name: string, handle: WorkflowHandle): Promise<void> 
   );
 }
 
-/** Stub activities that answer from `respond` and record what the workflow asked, in server time. */
+/** Stub activities that answer from `respond` and record what the workflow asked. */
 function stubs(respond: (attempt: number) => AttemptOutcome) {
   const calls = {
-    attempts: [] as Array<{ attempt: number; atMs: number }>,
+    attempts: [] as Array<{ attempt: number }>,
     finished: [] as MarkDeliveryFinishedInput[],
     disabled: [] as DisableEndpointInput[],
     notes: [] as NoteNextAttemptInput[],
   };
   const activities: WebhookDeliveryActivities = {
     async attemptDelivery({ attempt }: AttemptDeliveryInput) {
-      calls.attempts.push({ attempt, atMs: activityInfo().currentAttemptScheduledTimestampMs });
+      calls.attempts.push({ attempt });
       return respond(attempt);
     },
     async noteNextAttempt(input) {
@@ -83,6 +83,9 @@ const status = (
   latencyMs: 5,
   ...extra,
 });
+
+/** When each attempt started, in workflow time (the time-skipping server's clock). */
+const attemptTimes = (state: { log: Array<{ at: string }> }) => state.log.map((e) => Date.parse(e.at));
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
@@ -154,11 +157,13 @@ describe('deliverWebhook', () => {
     assert.equal(calls.disabled.length, 0);
 
     // each gap between attempts is its schedule step ±10 % (plus a little real time for workflow tasks)
-    const t0 = calls.attempts[0]!.atMs;
+    // when each attempt started, in workflow (skipped) time: local activities carry no server timestamp
+    const at = attemptTimes(state);
+    const t0 = at[0]!;
     const nominal = nominalAttemptOffsets();
     let jitterSeen = false;
     for (let i = 1; i < calls.attempts.length; i++) {
-      const gap = calls.attempts[i]!.atMs - calls.attempts[i - 1]!.atMs;
+      const gap = at[i]! - at[i - 1]!;
       const base = WEBHOOK_RETRY_DELAYS_MS[i - 1]!;
       assert.ok(gap >= base * 0.9 - 5 && gap <= base * 1.1 + 2_000, `gap ${i}: ${gap} ms vs ${base} ms`);
       const chosen = state.log[i - 1]!.nextDelayMs!;
@@ -166,14 +171,14 @@ describe('deliverWebhook', () => {
       assert.equal(state.log[i - 1]!.delayReason, 'schedule');
       if (Math.abs(chosen - base) > 1) jitterSeen = true;
       // and the attempt lands near its nominal offset, within the accumulated ±10 %
-      const offset = calls.attempts[i]!.atMs - t0;
+      const offset = at[i]! - t0;
       assert.ok(
         Math.abs(offset - nominal[i]!) <= nominal[i]! * 0.1 + 2_000 * i,
         `attempt ${i + 1} at ${offset} ms`,
       );
     }
     assert.ok(jitterSeen, 'the waits are jittered');
-    const span = calls.attempts[9]!.atMs - t0;
+    const span = at[9]! - t0;
     assert.ok(span > 68 * 3600_000 && span < 84 * 3600_000, `span ${span / 3600_000} h`);
 
     // the timers in history are the chosen delays
@@ -246,7 +251,7 @@ describe('deliverWebhook', () => {
     assert.equal(state.status, 'succeeded');
     assert.equal(state.attempts, 3);
     assert.deepEqual(calls.finished, [{ deliveryId: 'dlv_whk:evt_retry_after:we_1', status: 'succeeded' }]);
-    const [a1, a2, a3] = calls.attempts.map((a) => a.atMs) as [number, number, number];
+    const [a1, a2, a3] = attemptTimes(state) as [number, number, number];
     // 120 s asked, more than the 5 s step: honoured
     assert.equal(state.log[0]!.nextDelayMs, 120_000);
     assert.equal(state.log[0]!.delayReason, 'retry-after');
@@ -271,7 +276,7 @@ describe('deliverWebhook', () => {
     assert.equal(ok.calls.attempts.length, 4);
   });
 
-  it('a first-attempt success ends in the workflow task that sees the attempt: 14 events, one finish', async () => {
+  it('a first-attempt success is one workflow task and no activity task: 9 events, one finish', async () => {
     const id = 'whk:evt_first_ok:we_1';
     const { state, calls, handle } = await run(() => status('succeeded', 200), id);
     assert.equal(state.status, 'succeeded');
@@ -281,13 +286,13 @@ describe('deliverWebhook', () => {
 
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
-    // before the patch: 17 events, three workflow tasks (markDeliveryFinished was a regular activity)
-    assert.ok(events.length <= 14, `${events.length} events: ${eventNames(events).join(' ')}`);
-    assert.equal(count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 2, 'two workflow tasks');
-    assert.deepEqual(scheduledActivities(events), ['attemptDelivery'], 'one regular activity');
-    assert.deepEqual(markers(events), ['core_patch', 'core_local_activity']);
+    // all regular (no patch): 17 events and three workflow tasks; local bookkeeping only: 14 and two
+    assert.ok(events.length <= 9, `${events.length} events: ${eventNames(events).join(' ')}`);
+    assert.equal(count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 1, 'one workflow task');
+    assert.deepEqual(scheduledActivities(events), [], 'no regular activity');
+    assert.deepEqual(markers(events), ['core_patch', 'core_local_activity', 'core_local_activity']);
     // the patch itself costs two of them: its marker and the TemporalChangeVersion search attribute
-    // that sdk-core upserts with every new patch; without those a first-attempt success is 12 events
+    // that sdk-core upserts with every new patch; without those a first-attempt success is 7 events
     const patchCost = events.filter(
       (e) =>
         e.markerRecordedEventAttributes?.markerName === 'core_patch' ||
@@ -295,7 +300,7 @@ describe('deliverWebhook', () => {
           ?.TemporalChangeVersion,
     ).length;
     assert.equal(patchCost, 2);
-    assert.ok(events.length - patchCost <= 12, `${events.length - patchCost} events besides the patch`);
+    assert.ok(events.length - patchCost <= 7, `${events.length - patchCost} events besides the patch`);
     await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
     await keepHistory('first-attempt-success', handle);
   });
@@ -360,7 +365,10 @@ describe('deliverWebhook', () => {
   });
 });
 
-/** Histories of runs started before patch `delivery-bookkeeping-local` (regular bookkeeping activities). */
+/**
+ * Names of the histories kept from both older generations (`webhook-prepatch-<name>.json` and
+ * `webhook-bookkeeping-<name>.json`).
+ */
 const PREPATCH = [
   'first-attempt-success',
   '500-500-success',
@@ -380,6 +388,10 @@ describe('deliverWebhook: replay', () => {
   it('every recorded webhook-*.json history replays against the current code', async () => {
     for (const name of PREPATCH) {
       assert.ok(files.includes(`webhook-prepatch-${name}.json`), `missing webhook-prepatch-${name}.json`);
+      assert.ok(
+        files.includes(`webhook-bookkeeping-${name}.json`),
+        `missing webhook-bookkeeping-${name}.json`,
+      );
     }
     const failures: string[] = [];
     let replayed = 0;
@@ -392,23 +404,46 @@ describe('deliverWebhook: replay', () => {
     assert.equal(replayed, files.length);
   });
 
-  it('the pre-patch histories take the regular-activity path; the current ones the local one', () => {
+  it('each generation of histories takes its own path: all regular, local bookkeeping, all local', () => {
+    const patchIds = (events: HistoryEvent[]) =>
+      events.flatMap((e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_patch'
+          ? [
+              (
+                JSON.parse(
+                  Buffer.from(
+                    e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? '{}',
+                  ).toString(),
+                ) as { id?: string }
+              ).id ?? '',
+            ]
+          : [],
+      );
     for (const name of PREPATCH) {
       const events = load(`webhook-prepatch-${name}.json`).events ?? [];
-      assert.deepEqual(markers(events), [], `${name}: recorded before the patch, so no marker`);
+      assert.deepEqual(markers(events), [], `${name}: recorded before the patches, so no marker`);
       assert.ok(scheduledActivities(events).includes('markDeliveryFinished'), `${name}: regular bookkeeping`);
     }
     const gone = load('webhook-prepatch-gone.json').events ?? [];
     assert.ok(scheduledActivities(gone).includes('disableEndpoint'));
     assert.ok(scheduledActivities(gone).includes('noteNextAttempt'));
-    for (const f of files.filter((f) => !f.startsWith('webhook-prepatch-'))) {
-      const events = load(f).events ?? [];
-      assert.equal(markers(events)[0], 'core_patch', `${f}: recorded with the patch`);
+    for (const name of PREPATCH) {
+      const events = load(`webhook-bookkeeping-${name}.json`).events ?? [];
+      assert.match(patchIds(events).join(), /delivery-bookkeeping-local/, `${name}: the older patch`);
+      const regular = scheduledActivities(events);
+      assert.ok(regular.includes('attemptDelivery'), `${name}: a regular HTTP attempt`);
       assert.deepEqual(
-        scheduledActivities(events).filter((a) => a !== 'attemptDelivery'),
+        regular.filter((a) => a !== 'attemptDelivery'),
         [],
-        `${f}: bookkeeping as local activities`,
+        `${name}: bookkeeping as local activities`,
       );
+    }
+    const current = files.filter((f) => !/^webhook-(prepatch|bookkeeping)-/.test(f));
+    assert.ok(current.length >= PREPATCH.length, `current histories: ${current.join(', ')}`);
+    for (const f of current) {
+      const events = load(f).events ?? [];
+      assert.deepEqual(patchIds(events), ['delivery-local-activities'], `${f}: one marker, the newer patch`);
+      assert.deepEqual(scheduledActivities(events), [], `${f}: every activity local`);
     }
   });
 });
