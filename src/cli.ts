@@ -99,6 +99,7 @@ export function buildCli(): Command {
     .option('--database-url <url>', 'PostgreSQL instead of PGlite (a fresh, empty database)')
     .option('--worker <json>', 'worker options as JSON, e.g. \'{"maxCachedWorkflows":2000}\'')
     .option('--label <text>', 'a label stored in the JSON result')
+    .option('--profile <dir>', "write V8 CPU profiles of Malipo's processes there (open in Chrome DevTools)")
     .option('--out <dir>', 'results directory (default bench/results)')
     .action(async (o: BenchOptions) => {
       await runBench(o);

@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** JSON of worker options (maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions, …). */
   worker?: string;
   label?: string;
+  /** Write V8 CPU profiles of Malipo's processes to this directory. */
+  profile?: string;
 }
 
 export interface WorkloadResult {
@@ -49,6 +51,9 @@ export interface WorkloadResult {
     serverSeconds: number;
     malipoMsPerPayment: number;
     serverMsPerPayment: number;
+    /** The rest of the machine: the simulator, and the bench's own process (load generator, receiver). */
+    simulatorMsPerPayment: number;
+    benchMsPerPayment: number;
   };
   /** malipo: Malipo's processes summed; worker: the process that runs the worker. */
   peakRssMiB: { malipo: number; worker: number; server: number };
@@ -94,6 +99,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
     stack = await startBenchStack({
       databaseUrl: o.databaseUrl,
       ...(tuning ? { tuning } : {}),
+      ...(o.profile ? { profileDir: path.resolve(o.profile) } : {}),
       onStep: (s) => progress.note(s),
     });
     const s = stack;
@@ -101,6 +107,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       malipo: s.malipo.pids,
       worker: s.malipo.workerPid,
       server: s.devServer.process.pid,
+      simulator: s.simulator.pid,
     });
     sampler.start();
     let queriesAtWindow = (await s.dbQueries()).total;
@@ -230,6 +237,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
           serverSeconds: res.serverCpuS,
           malipoMsPerPayment: ok.length ? (res.malipoCpuS * 1000) / ok.length : Number.NaN,
           serverMsPerPayment: ok.length ? (res.serverCpuS * 1000) / ok.length : Number.NaN,
+          simulatorMsPerPayment: ok.length ? (res.simulatorCpuS * 1000) / ok.length : Number.NaN,
+          benchMsPerPayment: ok.length ? (res.benchCpuS * 1000) / ok.length : Number.NaN,
         },
         peakRssMiB: {
           malipo: res.malipoPeakRss / MiB,
@@ -634,6 +643,7 @@ export function renderTable(r: Result): string {
       : []),
     'latencies in ms; e2e = POST (or workflow start) to verified payment.success webhook (or workflow result)',
     `closed-loop payments/s: ${fmt(r.paymentsPerSecond)}   floor (bare workflow) ${fmt(r.floor.workflowPerSecond)}/s   floor (bare express) ${fmt(r.floor.expressPerSecond)}/s`,
+    ...cpuBudget(r),
     `floor ratio (malipo ÷ bare workflow): throughput ${fmt(r.floorRatio, 2)}   e2e p50 ×${fmt(r.floor.e2eP50Ratio, 2)}   e2e p99 ×${fmt(r.floor.e2eP99Ratio, 2)}`,
     `history per successful payment (${r.history.sampled} sampled): stkPush ${fmt(r.history.stkPushEventsPerPayment)} events + webhook delivery ${fmt(r.history.webhookEventsPerPayment)}; actions ${fmt(r.history.stkPushActionsPerPayment)} + ${fmt(r.history.actionsPerPayment - r.history.stkPushActionsPerPayment)} = ${fmt(r.history.actionsPerPayment)}   (floor: ${r.history.floorEvents} events, ${r.history.floorActions} actions)`,
     `database round trips of the Malipo process per closed-loop payment, most frequent: ${r.dbStatements
@@ -649,6 +659,17 @@ export function renderTable(r: Result): string {
     '',
   ];
   return out.join('\n');
+}
+
+/** Where a closed-loop payment's CPU goes on the whole machine, and the ceiling that implies. */
+function cpuBudget(r: Result): string[] {
+  const closed = r.workloads.find((w) => w.system === 'malipo' && w.mode === 'closed');
+  if (!closed) return [];
+  const c = closed.cpu;
+  const total = c.malipoMsPerPayment + c.serverMsPerPayment + c.simulatorMsPerPayment + c.benchMsPerPayment;
+  return [
+    `CPU per closed-loop payment, whole machine: malipo ${fmt(c.malipoMsPerPayment)} + server ${fmt(c.serverMsPerPayment)} + simulator ${fmt(c.simulatorMsPerPayment)} + bench (load, receiver) ${fmt(c.benchMsPerPayment)} = ${fmt(total)} ms; ${r.machine.cpus} CPUs → at most ${fmt((r.machine.cpus * 1000) / total)} payments/s`,
+  ];
 }
 
 function chart(workloads: readonly WorkloadResult[]): string {

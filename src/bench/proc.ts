@@ -50,6 +50,9 @@ export interface ResourceWindow {
   /** Peak RSS of the process that runs the worker. */
   workerPeakRss: number;
   serverPeakRss: number;
+  /** The rest of the machine's CPU: the simulator and the bench's own process (generator, receiver). */
+  simulatorCpuS: number;
+  benchCpuS: number;
 }
 
 export interface SampledPids {
@@ -58,16 +61,21 @@ export interface SampledPids {
   /** The one of them that runs the worker. */
   worker: number | undefined;
   server: number | undefined;
+  simulator: number | undefined;
 }
 
 const cpuOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : procCpuSeconds(pid));
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const rssOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : procMemory(pid).rss);
 
 /** Samples the RSS of Malipo's processes and the server every `everyMs`; `window()` gives peaks and CPU since the last call. */
 export class ResourceSampler {
   #timer: NodeJS.Timeout | undefined;
   #peak = { malipo: 0, worker: 0, server: 0 };
-  #cpu0 = { malipo: 0, server: 0 };
+  #cpu0 = { malipo: 0, server: 0, simulator: 0, bench: 0 };
 
   constructor(
     private readonly pids: SampledPids,
@@ -103,7 +111,12 @@ export class ResourceSampler {
   reset(): void {
     this.#peak = { malipo: 0, worker: 0, server: 0 };
     this.sample();
-    this.#cpu0 = { malipo: this.malipoCpu(), server: cpuOf(this.pids.server) };
+    this.#cpu0 = {
+      malipo: this.malipoCpu(),
+      server: cpuOf(this.pids.server),
+      simulator: cpuOf(this.pids.simulator),
+      bench: selfCpu(),
+    };
   }
 
   /** CPU seconds and peak RSS since the last reset, then resets. */
@@ -115,6 +128,8 @@ export class ResourceSampler {
       malipoPeakRss: this.#peak.malipo,
       workerPeakRss: this.#peak.worker,
       serverPeakRss: this.#peak.server,
+      simulatorCpuS: cpuOf(this.pids.simulator) - this.#cpu0.simulator,
+      benchCpuS: selfCpu() - this.#cpu0.bench,
     };
     this.reset();
     return out;

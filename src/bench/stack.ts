@@ -44,6 +44,8 @@ export interface BenchStackOptions {
   tuning?: CreateWorkerOptions['tuning'];
   /** Extra environment for loadConfig (e.g. MALIPO_STK_CONFIRM_SUCCESS). */
   env?: Record<string, string>;
+  /** Directory for V8 CPU profiles of Malipo's processes (written when they stop). */
+  profileDir?: string | undefined;
   onStep?: (what: string) => void;
 }
 
@@ -120,7 +122,8 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     };
     const startMalipo = async (input: MalipoProcessInput) => {
       step(`starting Malipo (${input.role === 'all' ? 'API, worker and database' : input.role})`);
-      const p = await startChild('malipo-process.ts', input, 'malipo', { ipc: true });
+      const nodeArgs = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+      const p = await startChild('malipo-process.ts', input, 'malipo', { ipc: true, nodeArgs });
       closers.push(() => p.stop());
       return { ...p, info: JSON.parse(p.ready) as MalipoProcessReady };
     };
@@ -254,11 +257,11 @@ async function startChild(
   file: string,
   input: unknown,
   name: string,
-  opts: { ipc?: boolean } = {},
+  opts: { ipc?: boolean; nodeArgs?: string[] } = {},
 ): Promise<StartedChild> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, file), JSON.stringify(input)],
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(__dirname, file), JSON.stringify(input)],
     { stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
