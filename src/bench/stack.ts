@@ -284,15 +284,26 @@ async function startChild(
     ready,
     request(message) {
       return new Promise((resolve, reject) => {
+        const done = () => {
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+        };
         const onMessage = (m: { type?: string }) => {
           if (m?.type !== message.type) return;
-          child.off('message', onMessage);
+          done();
           resolve(m);
         };
+        // a process that died mid-run fails the bench instead of leaving it waiting
+        const onExit = (code: number | null) => {
+          done();
+          reject(new Error(`the ${name} process exited (${code}): ${output.slice(-2000)}`));
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return onExit(child.exitCode);
         child.on('message', onMessage);
+        child.once('exit', onExit);
         child.send(message, (err) => {
           if (err) {
-            child.off('message', onMessage);
+            done();
             reject(err);
           }
         });

@@ -66,11 +66,17 @@ async function payAndCheck(s: BenchStack, shape: { processes: number }): Promise
 }
 
 describe('bench stack', () => {
-  it('on PGlite: one Malipo process carries payments to verified webhooks; stop leaves no child', async () => {
+  it('on PGlite: one Malipo process carries payments to verified webhooks; its death is reported; stop leaves no child', async () => {
     const s = await startBenchStack();
     const pids = [...s.malipo.pids, s.simulator.pid as number, s.devServer.process.pid as number];
     try {
       await payAndCheck(s, { processes: 1 });
+      // a Malipo process that dies mid-run fails the bench's next reading instead of hanging it
+      const pid = s.malipo.pids[0] as number;
+      process.kill(pid, 'SIGKILL');
+      while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+      await assert.rejects(s.dbQueries(), /the malipo process exited/);
     } finally {
       await s.stop();
     }
