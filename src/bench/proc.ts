@@ -98,9 +98,12 @@ export class ResourceSampler {
   }
 
   sample(): void {
+    // one reading per process, so the worker's RSS is never above the sum that includes it
+    const malipo = new Map(this.pids.malipo.map((pid) => [pid, rssOf(pid)]));
+    const worker = this.pids.worker;
     const now = {
-      malipo: this.pids.malipo.reduce((sum, pid) => sum + rssOf(pid), 0),
-      worker: rssOf(this.pids.worker),
+      malipo: [...malipo.values()].reduce((sum, rss) => sum + rss, 0),
+      worker: worker === undefined ? Number.NaN : (malipo.get(worker) ?? rssOf(worker)),
       server: rssOf(this.pids.server),
     };
     for (const k of ['malipo', 'worker', 'server'] as const) {
