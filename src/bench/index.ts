@@ -103,12 +103,7 @@ export async function runBench(o: BenchOptions): Promise<void> {
       onStep: (s) => progress.note(s),
     });
     const s = stack;
-    const sampler = new ResourceSampler({
-      malipo: s.malipo.pids,
-      worker: s.malipo.workerPid,
-      server: s.devServer.process.pid,
-      simulator: s.simulator.pid,
-    });
+    const sampler = new ResourceSampler(s.sampledPids());
     sampler.start();
     let queriesAtWindow = (await s.dbQueries()).total;
     const queryWindow = async () => {

@@ -21,6 +21,7 @@ import { type DevServer, freePort, startDevServer } from '../temporal/dev-server
 import type { CreateWorkerOptions } from '../temporal/worker';
 import { verifyWebhook } from '../webhooks/verify';
 import type { DbStatsMessage, MalipoProcessInput, MalipoProcessReady } from './malipo-process';
+import type { SampledPids } from './proc';
 
 export { FLOOR_TASK_QUEUE, TASK_QUEUE } from './malipo-process';
 /** Paying customers in the simulator; more than the payments ever in flight at once. */
@@ -69,6 +70,8 @@ export interface BenchStack {
   simulator: { url: string; pid: number | undefined; ledger(): Promise<LedgerSnapshot> };
   /** Malipo's processes (API and worker, one process or two; the floors' worker and endpoint too). */
   malipo: { pids: number[]; workerPid: number | undefined };
+  /** Every process the bench samples: Malipo's, the worker's among them, the server, the simulator. */
+  sampledPids(): SampledPids;
   expressUrl: string;
   /** Resolves when the verified `payment.success` webhook of `paymentId` arrives (or rejects after timeoutMs). */
   waitForWebhook(paymentId: string, timeoutMs: number): Promise<Delivery>;
@@ -132,6 +135,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     if (!url || !key || !expressUrl) throw new Error(`Malipo's API process answered ${api.ready}`);
     const worker = opts.databaseUrl ? await startMalipo({ ...base, role: 'worker', publicUrl: url }) : api;
     const malipoProcesses = worker === api ? [api] : [api, worker];
+    const malipoPids = malipoProcesses.flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid]));
 
     const temporal = await connectClient(devServer.address, loadConfig({ LOG_LEVEL: 'silent' }));
     closers.push(() => temporal.connection.close());
@@ -197,10 +201,13 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
           return (await r.json()) as LedgerSnapshot;
         },
       },
-      malipo: {
-        pids: malipoProcesses.flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid])),
-        workerPid: worker.child.pid,
-      },
+      malipo: { pids: malipoPids, workerPid: worker.child.pid },
+      sampledPids: (): SampledPids => ({
+        malipo: malipoPids,
+        worker: worker.child.pid,
+        server: devServer.process.pid,
+        simulator: sim.child.pid,
+      }),
       payingPhone: () => payingPhones[phoneTurn++ % payingPhones.length] as string,
       expressUrl,
       dbQueries: async (): Promise<DbQueryStats> => {

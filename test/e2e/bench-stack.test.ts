@@ -24,12 +24,7 @@ function alive(pid: number): boolean {
 async function payAndCheck(s: BenchStack, shape: { processes: number }): Promise<void> {
   assert.equal(s.malipo.pids.length, shape.processes);
   assert.ok(s.malipo.workerPid !== undefined && s.malipo.pids.includes(s.malipo.workerPid));
-  const sampler = new ResourceSampler({
-    malipo: s.malipo.pids,
-    worker: s.malipo.workerPid,
-    server: s.devServer.process.pid,
-    simulator: s.simulator.pid,
-  });
+  const sampler = new ResourceSampler(s.sampledPids());
   sampler.start();
   const before = await s.dbQueries();
 
