@@ -1,9 +1,10 @@
 /**
  * The isolated stack `malipo bench` measures, on loopback in a fresh temp directory: a Temporal dev
  * server (child process, fresh SQLite file, as `malipo dev` runs it), the Daraja simulator (child
- * process; customer pays at once, callbacks at once), Malipo itself (child process, see
- * malipo-process.ts: API, worker and database, plus the floor's worker and bare express endpoint),
- * and in this process the webhook receiver, which verifies each signature.
+ * process; customer pays at once, callbacks at once), Malipo itself (see malipo-process.ts: one
+ * child process with API, worker and PGlite, or on PostgreSQL an API process and a worker process;
+ * the floor's worker and bare express endpoint beside them), and in this process the webhook
+ * receiver, which verifies each signature.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -79,7 +80,7 @@ export interface BenchStack {
   payingPhone(): string;
   /** Webhook requests refused by signature verification. */
   badSignatures: number;
-  /** Database round trips of Malipo's process so far, in total and by statement. */
+  /** Database round trips of Malipo's processes so far, in total and by statement. */
   dbQueries(): Promise<DbQueryStats>;
   stop(): Promise<void>;
 }
