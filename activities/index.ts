@@ -20,15 +20,25 @@ export interface ActivityDeps {
   callbackSecret: string;
   /** Starts webhook delivery workflows for new events. */
   temporal: Client;
+  /**
+   * A client on the worker's own NativeConnection: delivery workflows then start eagerly on this
+   * worker (their first task skips the task queue). Without it `temporal` starts them normally.
+   */
+  workerClient?: Client;
   /** Injected for tests; one cache per process otherwise. */
   tokenCache?: TokenCache;
 }
 
 export function createActivities(deps: ActivityDeps) {
   const mode = deps.config.isProduction ? 'production' : 'development';
-  const starter = temporalDeliveryStarter(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, {
-    scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
-  });
+  const starter = temporalDeliveryStarter(
+    deps.workerClient ?? deps.temporal,
+    deps.config.TEMPORAL_TASK_QUEUE,
+    {
+      scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
+      eager: deps.workerClient !== undefined,
+    },
+  );
   const webhookRepo = new WebhookRepository(deps.db, deps.secretBox, { mode });
   const tokenCache = deps.tokenCache ?? new TokenCache();
   // a payment's status never waits on its webhooks: this only plans rows and starts workflows

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { type DevCredentials, ensureDevCredentials } from './admin/dev-bootstrap';
@@ -108,6 +108,8 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
           secretBox,
           callbackSecret: callbackSecretOf(config, secretBox),
           temporal,
+          // on the worker's own connection, so webhook deliveries start eagerly on this worker
+          workerClient: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
         }),
         tuning: workerTuningFrom(config),
       });

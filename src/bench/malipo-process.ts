@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import express from 'express';
 import { createActivities } from '../../activities';
@@ -168,7 +169,15 @@ async function main(): Promise<void> {
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUE,
-      activities: createActivities({ config, db, logger, secretBox, callbackSecret, temporal }),
+      activities: createActivities({
+        config,
+        db,
+        logger,
+        secretBox,
+        callbackSecret,
+        temporal,
+        workerClient: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+      }),
       workflowBundle: bundle,
       tuning: { ...workerTuningFrom(config), ...input.tuning },
     });

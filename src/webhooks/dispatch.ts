@@ -4,6 +4,7 @@
  * a running one is reused, a finished one is never started again.
  */
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { DeliverWebhookInput } from '../../activities/webhook-types';
 import type { DeliveryRef, Owner, WebhookRepository } from './repository';
 
 /** Starts the workflow of one delivery (a fake in tests). */
@@ -17,6 +18,26 @@ export const DELIVER_WEBHOOK_WORKFLOW = 'deliverWebhook';
 export interface DeliveryStarterOptions {
   /** Test-only (MALIPO_WEBHOOK_SCHEDULE_SCALE): multiplies the schedule's waits; 1 (the default) is left out of the input. */
   scheduleScale?: number;
+  /**
+   * Ask the server to hand the delivery's first workflow task straight back to this process's
+   * worker (eager workflow start): no trip through the task queue. Needs a client on the worker's
+   * own NativeConnection; the server falls back to the task queue when it cannot.
+   */
+  eager?: boolean;
+}
+
+/** The options one delivery's workflow is started with (the starter's, and what tests check). */
+export function deliveryStartOptions(ref: DeliveryRef, taskQueue: string, opts: DeliveryStarterOptions = {}) {
+  const scale = opts.scheduleScale;
+  const scaled = scale !== undefined && scale !== 1 ? { scheduleScale: scale } : {};
+  return {
+    taskQueue,
+    workflowId: ref.workflowId,
+    args: [{ deliveryId: ref.deliveryId, eventId: ref.eventId, ...scaled }] as [DeliverWebhookInput],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    ...(opts.eager ? { requestEagerStart: true } : {}),
+  };
 }
 
 export function temporalDeliveryStarter(
@@ -24,18 +45,10 @@ export function temporalDeliveryStarter(
   taskQueue: string,
   opts: DeliveryStarterOptions = {},
 ): DeliveryStarter {
-  const scale = opts.scheduleScale;
-  const scaled = scale !== undefined && scale !== 1 ? { scheduleScale: scale } : {};
   return {
     async start(ref) {
       try {
-        await client.workflow.start(DELIVER_WEBHOOK_WORKFLOW, {
-          taskQueue,
-          workflowId: ref.workflowId,
-          args: [{ deliveryId: ref.deliveryId, eventId: ref.eventId, ...scaled }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
+        await client.workflow.start(DELIVER_WEBHOOK_WORKFLOW, deliveryStartOptions(ref, taskQueue, opts));
       } catch (err) {
         // the delivery already ran to its end: nothing to start again
         if (err instanceof WorkflowExecutionAlreadyStartedError) return;

@@ -15,7 +15,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -275,7 +275,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       connection: env.nativeConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
-      activities: createActivities({ config, db, logger, secretBox, callbackSecret, temporal }),
+      activities: createActivities({
+        config,
+        db,
+        logger,
+        secretBox,
+        callbackSecret,
+        temporal,
+        workerClient: new Client({ connection: env.nativeConnection, namespace: config.TEMPORAL_NAMESPACE }),
+      }),
       workflowBundle: await bundle,
     });
     const running = worker.run();
