@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, type LogLevel, Runtime, type Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { type ActivityDeps, createActivities } from '../activities';
 import { type DevCredentials, ensureDevCredentials } from './admin/dev-bootstrap';
 import { registerDevC2b } from './c2b/dev';
 import type { Config } from './config';
@@ -15,8 +15,32 @@ import { createLogger, type Logger } from './logger';
 import { secretBoxFor } from './platform/encryption-key';
 import { connectClient, connectWorker } from './temporal/connection';
 import { type DevServer, startDevServer } from './temporal/dev-server';
-import { createWorker, workerTuningFrom } from './temporal/worker';
+import { type CreateWorkerOptions, createWorker, workerTuningFrom } from './temporal/worker';
 import { Closers } from './closers';
+
+/**
+ * Malipo's worker: every workflow and activity, over these dependencies. Its activities start new
+ * events' webhook deliveries through a client on the worker's own connection, so the server hands
+ * each delivery's first task straight back to this worker (eager start).
+ */
+export async function createMalipoWorker(
+  opts: Omit<CreateWorkerOptions, 'activities' | 'namespace' | 'taskQueue'> & {
+    taskQueue?: string;
+    deps: Omit<ActivityDeps, 'workerClient'>;
+  },
+): Promise<Worker> {
+  const { deps, ...worker } = opts;
+  const namespace = deps.config.TEMPORAL_NAMESPACE;
+  return createWorker({
+    ...worker,
+    namespace,
+    taskQueue: opts.taskQueue ?? deps.config.TEMPORAL_TASK_QUEUE,
+    activities: createActivities({
+      ...deps,
+      workerClient: new Client({ connection: opts.connection, namespace }),
+    }),
+  });
+}
 
 export interface Running {
   config: Config;
@@ -97,20 +121,16 @@ export async function start(config: Config, opts: StartOptions): Promise<Running
     let worker: Worker | undefined;
     if (opts.worker) {
       const connection = await connectWorker(temporalAddress, config);
-      worker = await createWorker({
+      worker = await createMalipoWorker({
         connection,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        activities: createActivities({
+        deps: {
           config,
           db: db.db,
           logger,
           secretBox,
           callbackSecret: callbackSecretOf(config, secretBox),
           temporal,
-          // on the worker's own connection, so webhook deliveries start eagerly on this worker
-          workerClient: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
-        }),
+        },
         tuning: workerTuningFrom(config),
       });
       const running = worker.run();

@@ -15,10 +15,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import express from 'express';
-import { createActivities } from '../../activities';
 import { simulatorChannelInput } from '../admin/dev-bootstrap';
 import { Closers } from '../closers';
 import { loadConfig } from '../config';
@@ -30,12 +28,8 @@ import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { SecretBox } from '../platform/secret-box';
 import { connectClient, connectWorker } from '../temporal/connection';
-import {
-  bundleWorkflows,
-  type CreateWorkerOptions,
-  createWorker,
-  workerTuningFrom,
-} from '../temporal/worker';
+import { createMalipoWorker } from '../runtime';
+import { bundleWorkflows, type CreateWorkerOptions, workerTuningFrom } from '../temporal/worker';
 import { floorSignal } from './floor-workflow';
 
 export const FLOOR_TASK_QUEUE = 'malipo-bench-floor';
@@ -165,19 +159,10 @@ async function main(): Promise<void> {
     const [bundle, floorBundle] = await bundles;
     const connection = await connectWorker(input.temporalAddress, config);
     closers.push(() => connection.close());
-    const worker = await createWorker({
+    const worker = await createMalipoWorker({
       connection,
-      namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: TASK_QUEUE,
-      activities: createActivities({
-        config,
-        db,
-        logger,
-        secretBox,
-        callbackSecret,
-        temporal,
-        workerClient: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
-      }),
+      deps: { config, db, logger, secretBox, callbackSecret, temporal },
       workflowBundle: bundle,
       tuning: { ...workerTuningFrom(config), ...input.tuning },
     });

@@ -1,6 +1,6 @@
 /**
  * An in-process end-to-end stack for one test file: a real Temporal dev server, a fresh migrated
- * database, the real worker (createActivities + the bundled workflows), the real express app and
+ * database, the real worker (createMalipoWorker: its activities + the bundled workflows), the real express app and
  * the Daraja simulator mounted at /sandbox, with Daraja's callbacks reaching the app over loopback.
  *
  *   const s = await startStack();                          // in `before` (~10-20 s: dev server + bundle)
@@ -15,10 +15,9 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { type Config, loadConfig } from '../../src/config';
 import type { DatabaseHandle } from '../../src/db';
 import { openDatabase } from '../../src/db';
@@ -35,7 +34,8 @@ import { createMerchant } from '../../src/platform/merchants';
 import type { Scope } from '../../src/platform/scopes';
 import { SecretBox } from '../../src/platform/secret-box';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox';
-import { bundleWorkflows, createWorker } from '../../src/temporal/worker';
+import { createMalipoWorker } from '../../src/runtime';
+import { bundleWorkflows } from '../../src/temporal/worker';
 import { paymentStateQuery } from '../../workflows/stk-push';
 import { openFreshPostgres } from './db';
 import type { TestResponse } from './http';
@@ -271,19 +271,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     handler = app;
 
-    const worker = await createWorker({
+    const worker = await createMalipoWorker({
       connection: env.nativeConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
-      activities: createActivities({
-        config,
-        db,
-        logger,
-        secretBox,
-        callbackSecret,
-        temporal,
-        workerClient: new Client({ connection: env.nativeConnection, namespace: config.TEMPORAL_NAMESPACE }),
-      }),
+      deps: { config, db, logger, secretBox, callbackSecret, temporal },
       workflowBundle: await bundle,
     });
     const running = worker.run();
