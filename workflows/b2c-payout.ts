@@ -39,13 +39,8 @@ import {
   resolvePayoutConfig,
 } from '../src/domain/payout';
 import { maskPhone } from '../src/domain/phone';
-import {
-  MalipoAmount,
-  MalipoChannelId,
-  MalipoMerchantId,
-  MalipoReference,
-  MalipoStatus,
-} from '../src/domain/search-attributes';
+import { MalipoStatus } from '../src/domain/search-attributes';
+import { ensureSearchAttributes } from './search-attributes';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -648,16 +643,4 @@ function validateInput(input: PayoutInput): void {
       'InvalidPayoutInput',
     );
   }
-}
-
-/** The API sets these at start (free); a workflow started without them sets them itself. */
-function ensureSearchAttributes(input: PayoutInput): void {
-  if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== undefined) return;
-  upsertSearchAttributes([
-    { key: MalipoStatus, value: 'pending' },
-    { key: MalipoMerchantId, value: input.merchantId },
-    { key: MalipoChannelId, value: input.channelId },
-    { key: MalipoReference, value: input.reference },
-    { key: MalipoAmount, value: input.amount },
-  ]);
 }

@@ -19,7 +19,6 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type {
   InitiateStkPushResult,
@@ -34,13 +33,8 @@ import {
   type ReviewReason,
 } from '../src/domain/payment';
 import { outcomeForResultCode } from '../src/domain/result-codes';
-import {
-  MalipoAmount,
-  MalipoChannelId,
-  MalipoMerchantId,
-  MalipoReference,
-  MalipoStatus,
-} from '../src/domain/search-attributes';
+import { MalipoStatus } from '../src/domain/search-attributes';
+import { ensureSearchAttributes } from './search-attributes';
 import {
   type DecisionSource,
   resolveStkConfig,
@@ -753,16 +747,4 @@ function validateInput(input: StkPushInput): void {
       'InvalidStkPushInput',
     );
   }
-}
-
-/** The API sets these at start (free); a workflow started without them sets them itself. */
-function ensureSearchAttributes(input: StkPushInput): void {
-  if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== undefined) return;
-  upsertSearchAttributes([
-    { key: MalipoStatus, value: 'pending' },
-    { key: MalipoMerchantId, value: input.merchantId },
-    { key: MalipoChannelId, value: input.channelId },
-    { key: MalipoReference, value: input.reference },
-    { key: MalipoAmount, value: input.amount },
-  ]);
 }
