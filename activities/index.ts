@@ -45,36 +45,20 @@ export function createActivities(deps: ActivityDeps) {
   const onEvent = async (eventId: string): Promise<void> => {
     await dispatchEvent(webhookRepo, starter, eventId);
   };
+  // what every Daraja-calling activity needs (activities/daraja.ts), built once
+  const daraja = {
+    db: deps.db,
+    box: deps.secretBox,
+    logger: deps.logger,
+    publicUrl: deps.config.publicUrl,
+    callbackSecret: deps.callbackSecret,
+    darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
+    tokenCache,
+  };
   return {
-    ...createStkActivities({
-      db: deps.db,
-      box: deps.secretBox,
-      logger: deps.logger,
-      publicUrl: deps.config.publicUrl,
-      callbackSecret: deps.callbackSecret,
-      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
-      tokenCache,
-      onEvent,
-    }),
-    ...createPayoutActivities({
-      db: deps.db,
-      box: deps.secretBox,
-      logger: deps.logger,
-      publicUrl: deps.config.publicUrl,
-      callbackSecret: deps.callbackSecret,
-      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
-      tokenCache,
-      onEvent,
-    }),
-    ...createLookupActivities({
-      db: deps.db,
-      box: deps.secretBox,
-      logger: deps.logger,
-      publicUrl: deps.config.publicUrl,
-      callbackSecret: deps.callbackSecret,
-      darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
-      tokenCache,
-    }),
+    ...createStkActivities({ ...daraja, onEvent }),
+    ...createPayoutActivities({ ...daraja, onEvent }),
+    ...createLookupActivities(daraja),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
   };
 }
