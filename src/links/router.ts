@@ -87,7 +87,15 @@ export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
     );
   };
   const limit = (bucket: string, n: number) =>
-    ipRateLimit({ store: opts.store, limit: n, bucket, onLimited, ...(opts.now ? { now: opts.now } : {}) });
+    ipRateLimit({
+      store: opts.store,
+      limit: n,
+      bucket,
+      onLimited,
+      // one subscriber usually holds a whole /64: its addresses share one budget
+      ipv6PrefixBits: 64,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
   const viewLimit = limit('pay.view', perMinute * 10);
   const submitLimit = limit('pay.submit', perMinute);
 
