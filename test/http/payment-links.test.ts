@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MalipoError } from '../../src/domain/errors';
 import { openDatabase } from '../../src/db';
+import { LinkRepository } from '../../src/links/links';
 import {
   expectEnvelope,
   expectSecured,
@@ -144,6 +145,108 @@ describe('payment links', () => {
         body: { title: 'x', amount: 10 },
         scope: 'links:manage',
       });
+    });
+  });
+
+  describe('a link that names a channel', () => {
+    it('needs a key that could push on it: links:manage alone may use only the default channel', async () => {
+      const def = await t.db
+        .selectFrom('channels')
+        .select('id')
+        .where('merchant_id', '=', m.id)
+        .where('is_default', '=', true)
+        .executeTakeFirstOrThrow();
+      const second = await t.channel(m.id, { name: 'Second till', shortcode: '600111', isDefault: false });
+      const linksOnly = (await t.key(m.id, ['links:manage'])).key;
+      const both = (await t.key(m.id, ['links:manage', 'payments:create'])).key;
+
+      assert.equal((await create({ title: 'Default', amount: 10 }, linksOnly)).channelId, null);
+      assert.equal(
+        (await create({ title: 'Pinned', amount: 10, channelId: def.id }, linksOnly)).channelId,
+        def.id,
+      );
+      const refused = expectEnvelope(
+        await t.request('POST', '/v1/payment-links', {
+          key: linksOnly,
+          body: { title: 'Elsewhere', amount: 10, channelId: second.id },
+        }),
+        403,
+        'MISSING_SCOPE',
+      );
+      assert.match(refused.error.message, /payments:create/);
+      assert.deepEqual(
+        (refused.error.details as Array<{ path: string }>).map((d) => d.path),
+        ['channelId'],
+      );
+      const titled = await t.db
+        .selectFrom('payment_links')
+        .select('id')
+        .where('title', '=', 'Elsewhere')
+        .execute();
+      assert.equal(titled.length, 0, 'nothing was created');
+
+      const l = await create({ title: 'On the second', amount: 10, channelId: second.id }, both);
+      assert.equal(l.channelId, second.id);
+      const patch = (body: Record<string, unknown>, id = l.id) =>
+        t.request('PATCH', `/v1/payment-links/${id}`, { key: linksOnly, body });
+      expectEnvelope(await patch({ title: 'Renamed' }), 403, 'MISSING_SCOPE');
+      expectEnvelope(await patch({ status: 'active' }), 403, 'MISSING_SCOPE');
+      const plain = await create({ title: 'Plain', amount: 10 }, linksOnly);
+      expectEnvelope(await patch({ channelId: second.id }, plain.id), 403, 'MISSING_SCOPE');
+      // stopping the prompts, or moving them to the default channel, is always allowed
+      assert.equal((await patch({ status: 'disabled' })).body.status, 'disabled');
+      const moved = await patch({ channelId: null, status: 'active' });
+      assert.equal(moved.status, 200, moved.text);
+      assert.equal(moved.body.channelId, null);
+      assert.equal(moved.body.status, 'active');
+      const ok = await t.request('PATCH', `/v1/payment-links/${plain.id}`, {
+        key: both,
+        body: { channelId: second.id },
+      });
+      assert.equal(ok.status, 200, ok.text);
+
+      // a link's unchanged channel is not resolved again: a link on a channel disabled since can be edited
+      await t.db.updateTable('channels').set({ status: 'disabled' }).where('id', '=', second.id).execute();
+      const renamed = await t.request('PATCH', `/v1/payment-links/${plain.id}`, {
+        key: both,
+        body: { title: 'Still editable' },
+      });
+      assert.equal(renamed.status, 200, renamed.text);
+      await t.db.updateTable('channels').set({ status: 'active' }).where('id', '=', second.id).execute();
+
+      // the rule is the service's, not only the route's
+      const links = new LinkRepository(t.db, t.secretBox, t.config.publicUrl);
+      const ctx = { merchantId: m.id, environment: 'test' as const, keyId: 'key_x' };
+      await assert.rejects(
+        links.create(
+          { ...ctx, scopes: ['links:manage'] },
+          { title: 'x', amount: 1, channelId: second.id },
+          {
+            actor: 'key_x',
+          },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+      );
+      await assert.rejects(
+        links.create(
+          { merchantId: m.id, environment: 'test' },
+          { title: 'x', amount: 1, channelId: second.id },
+          {
+            actor: 'operator',
+          },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+        'no scopes known: only the default channel',
+      );
+      await assert.rejects(
+        links.update(
+          { ...ctx, scopes: ['links:manage'] },
+          l.id,
+          { channelId: second.id },
+          { actor: 'key_x' },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+      );
     });
   });
 
