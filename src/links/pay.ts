@@ -218,7 +218,7 @@ export class LinkPayments {
           return { kind: 'refused', code: 'CONFLICT', message: FULL_MESSAGE };
         case 'starting':
           // a double click, or the same phone from another tab: the first is starting its payment
-          if (attempt >= 40) {
+          if (attempt >= 60) {
             return {
               kind: 'refused',
               code: 'CONFLICT',

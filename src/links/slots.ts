@@ -4,7 +4,8 @@
  * one after another on PostgreSQL (PGlite runs one transaction at a time). A slot is held while its
  * payment is being started (at most STARTING_HOLD_MS without one) and while that payment is not
  * `failed`: a failed or cancelled payment gives its place back, a success keeps it. Payments that
- * reached the link otherwise (C2B) hold a place too while not failed.
+ * reached the link otherwise (C2B) hold a place too while not failed, and so does a pay-page payment
+ * whose slot never learnt its id (the process stopped in between) once that slot's hold has lapsed.
  */
 import { sql } from 'kysely';
 import type { Db } from '../db';
@@ -78,8 +79,11 @@ export class LinkSlots {
             (select count(*) from payment_link_slots s left join payments p on p.id = s.payment_id
               where s.link_id = ${linkId}
                 and ((s.payment_id is null and ${fresh}) or p.status <> 'failed'))
-          + (select count(*) from payments
-              where link_id = ${linkId} and status <> 'failed' and api_key_id is distinct from ${linkId})
+          + (select count(*) from payments p
+              where p.link_id = ${linkId} and p.status <> 'failed'
+                and (p.api_key_id is distinct from ${linkId}
+                  or (p.created_at < now() - make_interval(secs => ${STARTING_HOLD_SECONDS - 10})
+                    and not exists (select 1 from payment_link_slots s where s.payment_id = p.id))))
           as n`.execute(trx);
         if (Number(held.rows[0]?.n ?? 0) >= link.max_payments) return { kind: 'full' };
       }

@@ -397,6 +397,20 @@ for (const database of testDatabases()) {
       expectEnvelope(json, 410, 'GONE');
     });
 
+    it('a pending payment whose slot never learnt its id still holds a place once that hold lapses', async () => {
+      const l = await p.link({ maxPayments: 1 });
+      const started = await p.pay(l.id, { phone: '0712000400' });
+      assert.equal(started.status, 303);
+      // as if the process had stopped between starting the payment and recording it in its slot
+      await p.t.db.deleteFrom('payment_link_slots').where('link_id', '=', l.id).execute();
+      await p.t.db
+        .updateTable('payments')
+        .set({ created_at: new Date(Date.now() - 10 * 60_000) })
+        .where('id', '=', paymentOf(started.location))
+        .execute();
+      assert.equal((await p.pay(l.id, { phone: '0712000401' })).status, 409);
+    });
+
     it('a link without maxPayments takes any number of concurrent submissions', async () => {
       const l = await p.link();
       const results = await Promise.all(
