@@ -17,6 +17,7 @@ import type { AuthContext } from '../platform/scopes';
 import { type FormTokens, TOKEN_MESSAGES } from './form-token';
 import { amountOf, type LinkRepository, type LinkRow, type LinkStatus, statusOf } from './links';
 import type { LinkSlots } from './slots';
+
 export const LINK_ID = /^lnk_[0-9A-Za-z]{6,64}$/;
 export const PAYMENT_ID = /^pay_[0-9A-Za-z]{6,64}$/;
 
