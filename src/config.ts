@@ -1,4 +1,5 @@
 /** Every setting Malipo reads, in one zod schema over the environment, parsed once at boot. */
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -33,6 +34,42 @@ const bool = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .optional()
     .transform((v) => (v === undefined ? def : v === 'true' || v === '1' || v === 'yes'));
+
+/** What express's `trust proxy` is set to: never `true` unless asked for (and never in production). */
+export type TrustProxy = boolean | number | string[];
+
+/** express's names for address ranges (proxy-addr): loopback, link-local and unique-local addresses. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An address, `address/prefix`, or one of express's range names. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [addr = '', prefix, ...rest] = entry.split('/');
+  const family = net.isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** `false` (default), `true`, a hop count (0–10), or a comma-separated list of proxy addresses/CIDRs. */
+const trustProxy = optionalString.transform((v, ctx): TrustProxy => {
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops <= 10) return hops === 0 ? false : hops;
+  }
+  const list = v.split(',').map((e) => e.trim());
+  const bad = list.filter((e) => !isProxyAddress(e));
+  if (bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected false, a hop count (0-10), or comma-separated proxy addresses/CIDRs (or loopback, linklocal, uniquelocal); not ${JSON.stringify(bad.join(','))}`,
+    });
+    return z.NEVER;
+  }
+  return list;
+});
 
 const EnvSchema = z.object({
   PORT: port(3000),
@@ -83,6 +120,15 @@ const EnvSchema = z.object({
   MALIPO_LOOKUP_WAIT_MS: z.coerce.number().int().min(1000).max(120_000).default(30_000),
   /** Payment submissions per minute per client IP on the public pay pages (page views and status polls: 10×). */
   MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client IP of the per-IP limits (express `trust proxy`).
+   * Off by default: believed blindly, a forged header would put each request in a fresh bucket.
+   */
+  MALIPO_TRUST_PROXY: trustProxy,
+  /** STK prompts one phone may get per hour through payment links, across links. */
+  MALIPO_PAY_PROMPTS_PER_PHONE_PER_HOUR: z.coerce.number().int().min(1).default(5),
+  /** STK prompts one payment link may send per minute, whoever asks. */
+  MALIPO_PAY_PROMPTS_PER_LINK_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */
   MALIPO_RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'postgres']).default('auto'),
   /**
@@ -128,6 +174,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (isProduction) {
     if (!e.MALIPO_PUBLIC_URL) problems.push('MALIPO_PUBLIC_URL: required in production mode');
     if (!e.MALIPO_ENCRYPTION_KEY) problems.push('MALIPO_ENCRYPTION_KEY: required in production mode');
+    if (e.MALIPO_TRUST_PROXY === true) {
+      problems.push(
+        'MALIPO_TRUST_PROXY: `true` believes any X-Forwarded-For, so any client could pick its IP; in production mode give the number of proxies in front of Malipo or their addresses',
+      );
+    }
     if (e.MALIPO_WEBHOOK_SCHEDULE_SCALE !== 1) {
       problems.push('MALIPO_WEBHOOK_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
     }

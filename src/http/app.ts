@@ -153,7 +153,8 @@ export function createApp(input: AppInput): Express {
   };
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // off unless configured: a believed X-Forwarded-For picks the client IP the per-IP limits count
+  app.set('trust proxy', deps.config.MALIPO_TRUST_PROXY);
   app.use(requestId);
   app.use(
     pinoHttp({

@@ -3,6 +3,11 @@
  * with the link id. The id is the only secret of the URL: `lnk_` + 22 base62 characters ≈ 131 bits.
  * A link is `active` until disabled, past `expiresAt`, or `maxPayments` payments have succeeded
  * (`exhausted`); stats come from the payments table (`link_id`).
+ *
+ * A link makes customers be prompted on its channel, so naming a channel takes what pushing on it takes:
+ * a key with `payments:create` (or `*`). With `links:manage` alone a key may create and edit links on the
+ * merchant's default channel for its environment (channelId unset, or naming that default), and may always
+ * disable a link or move it back to the default channel.
  */
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db';
@@ -11,7 +16,7 @@ import { MalipoError, notFound } from '../domain/errors';
 import { newId } from '../domain/ids';
 import { type Actor, appendAudit } from '../platform/audit';
 import { resolveChannel } from '../platform/channels';
-import type { AuthContext, KeyEnvironment } from '../platform/scopes';
+import { type AuthContext, hasScope, type KeyEnvironment } from '../platform/scopes';
 import type { SecretBox } from '../platform/secret-box';
 import { newestFirst } from '../db/paging';
 
@@ -111,6 +116,45 @@ function invalid(path: string, message: string): MalipoError {
   });
 }
 
+/**
+ * Who creates or edits a link: the key's merchant, environment and scopes. Without `scopes` (a caller
+ * that is not an API key) only the default channel may be used.
+ */
+export type LinkAuth = Pick<AuthContext, 'merchantId' | 'environment'> & { scopes?: readonly string[] };
+
+/**
+ * A link's channel must be one the key could push on: with `payments:create`, or the merchant's default
+ * for the environment. A channel being named now (`resolve`) must also exist, be active and suit the
+ * key's environment; a link's unchanged channel is only checked for the key's right to it.
+ */
+async function assertMayPushOn(
+  db: Db,
+  box: SecretBox,
+  auth: LinkAuth,
+  channelId: string,
+  opts: { resolve: boolean },
+): Promise<void> {
+  const isDefault = opts.resolve
+    ? (await resolveChannel(db, box, auth, channelId)).channel.isDefault
+    : ((
+        await db
+          .selectFrom('channels')
+          .select('is_default')
+          .where('id', '=', channelId)
+          .where('merchant_id', '=', auth.merchantId)
+          .where('mode', '=', auth.environment)
+          .executeTakeFirst()
+      )?.is_default ?? false);
+  if (isDefault || hasScope(auth.scopes ?? [], 'payments:create')) return;
+  throw new MalipoError(
+    'MISSING_SCOPE',
+    `A link on channel ${channelId} prompts customers on it, which needs payments:create as well as links:manage; leave channelId unset to use the default channel`,
+    {
+      details: [{ path: 'channelId', message: 'needs a key with payments:create', code: 'missing_scope' }],
+    },
+  );
+}
+
 export class LinkRepository {
   constructor(
     private readonly db: Db,
@@ -201,16 +245,12 @@ export class LinkRepository {
     return { data: page.rows.map((r) => this.view(r, stats.get(r.id))), nextCursor: page.nextCursor };
   }
 
-  async create(
-    auth: Pick<AuthContext, 'merchantId' | 'environment'>,
-    input: LinkInput,
-    by: Actor,
-  ): Promise<PaymentLink> {
+  async create(auth: LinkAuth, input: LinkInput, by: Actor): Promise<PaymentLink> {
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
       throw invalid('expiresAt', 'must be in the future');
     }
-    // a named channel must exist, be active and suit the key's environment
-    if (input.channelId) await resolveChannel(this.db, this.box, auth, input.channelId);
+    // a named channel must exist, be active, suit the key's environment, and be one the key could push on
+    if (input.channelId) await assertMayPushOn(this.db, this.box, auth, input.channelId, { resolve: true });
     const id = newId('paymentLink');
     const row = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
@@ -244,14 +284,15 @@ export class LinkRepository {
     return this.view(row);
   }
 
-  async update(
-    auth: Pick<AuthContext, 'merchantId' | 'environment'>,
-    id: string,
-    patch: LinkPatch,
-    by: Actor,
-  ): Promise<PaymentLink> {
-    await this.row(auth, id);
-    if (patch.channelId) await resolveChannel(this.db, this.box, auth, patch.channelId);
+  async update(auth: LinkAuth, id: string, patch: LinkPatch, by: Actor): Promise<PaymentLink> {
+    const current = await this.row(auth, id);
+    // the channel the link prompts on after the change; disabling it stops the prompts, so it is always allowed
+    const channelId = patch.channelId !== undefined ? patch.channelId : current.channel_id;
+    const changes = Object.entries(patch).filter(([, v]) => v !== undefined);
+    const onlyDisables = changes.length === 1 && patch.status === 'disabled';
+    if (channelId && !onlyDisables) {
+      await assertMayPushOn(this.db, this.box, auth, channelId, { resolve: patch.channelId !== undefined });
+    }
     const set: Partial<Record<keyof PaymentLinksTable, unknown>> = { updated_at: new Date() };
     if (patch.title !== undefined) set.title = patch.title;
     if (patch.reference !== undefined) set.reference = patch.reference;
@@ -285,11 +326,7 @@ export class LinkRepository {
     return this.view(row, (await this.stats([id])).get(id));
   }
 
-  disable(
-    auth: Pick<AuthContext, 'merchantId' | 'environment'>,
-    id: string,
-    by: Actor,
-  ): Promise<PaymentLink> {
+  disable(auth: LinkAuth, id: string, by: Actor): Promise<PaymentLink> {
     return this.update(auth, id, { status: 'disabled' }, by);
   }
 }

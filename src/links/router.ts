@@ -1,5 +1,6 @@
 /**
- * The public pay pages under /pay (no key; rate limited per client IP):
+ * The public pay pages under /pay (no key; limited per client IP, IPv6 by /64; prompts also per phone
+ * and per link, see pay.ts):
  *   GET  /pay/:linkId                                  the form (HTML)
  *   POST /pay/:linkId                                  form post → 303 to the payment page; JSON → 202 JSON
  *   GET  /pay/:linkId/payments/:paymentId              the payment's state (HTML; refreshes itself)
@@ -7,7 +8,6 @@
  *   GET  /pay/assets/pay.css, /pay/assets/pay.js       the page's own style and script
  * A router mounted with app.use, not API routes: these are pages, kept out of the OpenAPI document.
  */
-import crypto from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { MalipoError } from '../domain/errors';
 import { sendError } from '../http/errors';
@@ -24,28 +24,31 @@ import {
   renderPayment,
   renderUnavailable,
 } from './page';
-import { type FieldErrors, FORM_KEY, LinkPayments, publicState } from './pay';
+import { FormTokens } from './form-token';
+import { type FieldErrors, LinkPayments, publicState } from './pay';
+import { LinkSlots } from './slots';
 
 export interface PayRouterOptions {
   store: RateLimitStore;
   now?: (() => number) | undefined;
 }
 
-const cache = new WeakMap<object, LinkPayments>();
+const cache = new WeakMap<object, LinkRepository>();
 
-/** The link use cases for an app's deps (built once per deps object). */
-export function linkPaymentsOf(
-  deps: Pick<AppDeps, 'db' | 'secretBox' | 'config' | 'payments'>,
-): LinkPayments {
-  let lp = cache.get(deps);
-  if (!lp) {
-    lp = new LinkPayments(new LinkRepository(deps.db, deps.secretBox, deps.config.publicUrl), deps.payments);
-    cache.set(deps, lp);
+/** The link repository for an app's deps (built once per deps object). */
+export function linksOf(deps: Pick<AppDeps, 'db' | 'secretBox' | 'config'>): LinkRepository {
+  let links = cache.get(deps);
+  if (!links) {
+    links = new LinkRepository(deps.db, deps.secretBox, deps.config.publicUrl);
+    cache.set(deps, links);
   }
-  return lp;
+  return links;
 }
 
-const newFormKey = () => crypto.randomBytes(18).toString('base64url');
+/** The secret of the pay form tokens, derived from the encryption key like the callback secret. */
+export function formTokenSecretOf(deps: Pick<AppDeps, 'secretBox'>): string {
+  return deps.secretBox.derive('pay-form-tokens');
+}
 
 const fieldDetails = (errors: FieldErrors) =>
   Object.entries(errors).map(([path, message]) => ({ path, message, code: 'invalid' }));
@@ -60,7 +63,18 @@ function unavailableError(status: Exclude<LinkStatus, 'active'> | 'not_found'): 
 
 export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
   const r = express.Router();
-  const lp = linkPaymentsOf(deps);
+  const tokens = new FormTokens(formTokenSecretOf(deps), opts.now ?? Date.now);
+  const lp = new LinkPayments(linksOf(deps), deps.payments, {
+    tokens,
+    slots: new LinkSlots(deps.db),
+    store: opts.store,
+    limits: {
+      promptsPerPhonePerHour: deps.config.MALIPO_PAY_PROMPTS_PER_PHONE_PER_HOUR,
+      promptsPerLinkPerMinute: deps.config.MALIPO_PAY_PROMPTS_PER_LINK_PER_MINUTE,
+    },
+    phoneBucketSecret: deps.secretBox.derive('pay-phone-buckets'),
+    now: opts.now,
+  });
   const https = deps.config.publicUrl.startsWith('https:');
   const perMinute = deps.config.MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE;
 
@@ -87,7 +101,15 @@ export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
     );
   };
   const limit = (bucket: string, n: number) =>
-    ipRateLimit({ store: opts.store, limit: n, bucket, onLimited, ...(opts.now ? { now: opts.now } : {}) });
+    ipRateLimit({
+      store: opts.store,
+      limit: n,
+      bucket,
+      onLimited,
+      // one subscriber usually holds a whole /64: its addresses share one budget
+      ipv6PrefixBits: 64,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
   const viewLimit = limit('pay.view', perMinute * 10);
   const submitLimit = limit('pay.submit', perMinute);
 
@@ -115,7 +137,7 @@ export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
     if (found.status !== 'active') {
       return html(res, 410, renderUnavailable(found.status, { row: found.row, meta }), found.row.logo_url);
     }
-    html(res, 200, renderForm(found.row, meta, { formKey: newFormKey() }), found.row.logo_url);
+    html(res, 200, renderForm(found.row, meta, { formKey: tokens.issue(found.row.id) }), found.row.logo_url);
   });
 
   r.post(
@@ -154,6 +176,26 @@ export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
           ),
         );
       }
+      if (outcome.kind === 'refused') {
+        const headers: Record<string, string> =
+          outcome.retryAfterSeconds !== undefined ? { 'Retry-After': String(outcome.retryAfterSeconds) } : {};
+        if (json) throw new MalipoError(outcome.code, outcome.message, { headers });
+        const found = await lp.load(linkId);
+        if (!found) return html(res, 404, renderUnavailable('not_found'));
+        for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+        // the token was not spent: the same form may be sent again later
+        return html(
+          res,
+          outcome.code === 'CONFLICT' ? 409 : 429,
+          renderForm(found.row, await metaOf(found.row), {
+            formKey: String(form.formKey),
+            phone: typeof form.phone === 'string' ? form.phone.slice(0, 40) : '',
+            amount: typeof form.amount === 'string' ? form.amount.slice(0, 20) : '',
+            errors: { form: outcome.message },
+          }),
+          found.row.logo_url,
+        );
+      }
       if (outcome.kind === 'invalid') {
         if (json) {
           throw new MalipoError(
@@ -164,10 +206,11 @@ export function createPayRouter(deps: AppDeps, opts: PayRouterOptions): Router {
         }
         const found = await lp.load(linkId);
         if (!found) return html(res, 404, renderUnavailable('not_found'));
+        // a form whose token passed keeps it (nothing was paid); any other gets a fresh one
         const formKey =
-          typeof form.formKey === 'string' && FORM_KEY.test(form.formKey) && !outcome.errors.form
+          typeof form.formKey === 'string' && !outcome.errors.form
             ? form.formKey
-            : newFormKey();
+            : tokens.issue(found.row.id);
         return html(
           res,
           400,

@@ -7,12 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MalipoError } from '../../src/domain/errors';
-import type { CreateStkPaymentInput, PaymentService } from '../../src/payments/service';
-import type { Db } from '../../src/db';
 import { openDatabase } from '../../src/db';
-import { newId } from '../../src/domain/ids';
-import { PaymentRepository, type PaymentView } from '../../src/payments/repository';
-import type { AuthContext } from '../../src/platform/scopes';
+import { LinkRepository } from '../../src/links/links';
 import {
   expectEnvelope,
   expectSecured,
@@ -20,67 +16,7 @@ import {
   type TestApp,
   type TestMerchant,
 } from '../helpers/http';
-
-interface Call {
-  auth: AuthContext;
-  input: CreateStkPaymentInput;
-  key: string | undefined;
-}
-
-/** A PaymentService that writes the pending row as the real one does, without Temporal. */
-function fakePayments(db: Db, calls: Call[]): PaymentService {
-  const repo = new PaymentRepository(db);
-  const seen = new Map<string, PaymentView>();
-  return {
-    repo,
-    async createStk(auth: AuthContext, input: CreateStkPaymentInput, key: string | undefined) {
-      calls.push({ auth, input, key });
-      const prior = key ? seen.get(key) : undefined;
-      if (prior) return { status: 202, body: prior, replayed: true };
-      const ch = await db
-        .selectFrom('channels')
-        .select('id')
-        .where('merchant_id', '=', auth.merchantId)
-        .where('is_default', '=', true)
-        .executeTakeFirstOrThrow();
-      const view = await repo.createPending({
-        id: newId('payment'),
-        merchantId: auth.merchantId,
-        environment: auth.environment,
-        channelId: input.channelId ?? ch.id,
-        amount: input.amount,
-        phone: input.phone,
-        reference: input.reference,
-        description: input.description,
-        callbackUrl: null,
-        metadata: null,
-        apiKeyId: auth.keyId,
-        linkId: input.linkId ?? null,
-      });
-      if (key) seen.set(key, view);
-      return { status: 202, body: view, replayed: false };
-    },
-  } as unknown as PaymentService;
-}
-
-async function settle(
-  t: TestApp,
-  paymentId: string,
-  status: 'success' | 'failed',
-  extra: Record<string, unknown> = {},
-) {
-  await t.db
-    .updateTable('payments')
-    .set({ status, version: 1, ...extra })
-    .where('id', '=', paymentId)
-    .execute();
-}
-
-function formBody(fields: Record<string, string>): string {
-  return new URLSearchParams(fields).toString();
-}
-
-const FORM = 'application/x-www-form-urlencoded';
+import { type Call, FORM, fakePayments, formBody, formKeyOf, settle } from '../helpers/links';
 
 describe('payment links', () => {
   let t: TestApp;
@@ -110,7 +46,8 @@ describe('payment links', () => {
     assert.equal(r.status, 201, r.text);
     return r.body;
   };
-  const formKeyOf = (html: string) => /name="formKey" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  /** A fresh form token, as the page issues it. */
+  const tokenFor = async (linkId: string) => formKeyOf((await t.request('GET', `/pay/${linkId}`)).text);
 
   describe('POST /v1/payment-links', () => {
     it('creates a link with an unguessable id and its public url', async () => {
@@ -208,6 +145,108 @@ describe('payment links', () => {
         body: { title: 'x', amount: 10 },
         scope: 'links:manage',
       });
+    });
+  });
+
+  describe('a link that names a channel', () => {
+    it('needs a key that could push on it: links:manage alone may use only the default channel', async () => {
+      const def = await t.db
+        .selectFrom('channels')
+        .select('id')
+        .where('merchant_id', '=', m.id)
+        .where('is_default', '=', true)
+        .executeTakeFirstOrThrow();
+      const second = await t.channel(m.id, { name: 'Second till', shortcode: '600111', isDefault: false });
+      const linksOnly = (await t.key(m.id, ['links:manage'])).key;
+      const both = (await t.key(m.id, ['links:manage', 'payments:create'])).key;
+
+      assert.equal((await create({ title: 'Default', amount: 10 }, linksOnly)).channelId, null);
+      assert.equal(
+        (await create({ title: 'Pinned', amount: 10, channelId: def.id }, linksOnly)).channelId,
+        def.id,
+      );
+      const refused = expectEnvelope(
+        await t.request('POST', '/v1/payment-links', {
+          key: linksOnly,
+          body: { title: 'Elsewhere', amount: 10, channelId: second.id },
+        }),
+        403,
+        'MISSING_SCOPE',
+      );
+      assert.match(refused.error.message, /payments:create/);
+      assert.deepEqual(
+        (refused.error.details as Array<{ path: string }>).map((d) => d.path),
+        ['channelId'],
+      );
+      const titled = await t.db
+        .selectFrom('payment_links')
+        .select('id')
+        .where('title', '=', 'Elsewhere')
+        .execute();
+      assert.equal(titled.length, 0, 'nothing was created');
+
+      const l = await create({ title: 'On the second', amount: 10, channelId: second.id }, both);
+      assert.equal(l.channelId, second.id);
+      const patch = (body: Record<string, unknown>, id = l.id) =>
+        t.request('PATCH', `/v1/payment-links/${id}`, { key: linksOnly, body });
+      expectEnvelope(await patch({ title: 'Renamed' }), 403, 'MISSING_SCOPE');
+      expectEnvelope(await patch({ status: 'active' }), 403, 'MISSING_SCOPE');
+      const plain = await create({ title: 'Plain', amount: 10 }, linksOnly);
+      expectEnvelope(await patch({ channelId: second.id }, plain.id), 403, 'MISSING_SCOPE');
+      // stopping the prompts, or moving them to the default channel, is always allowed
+      assert.equal((await patch({ status: 'disabled' })).body.status, 'disabled');
+      const moved = await patch({ channelId: null, status: 'active' });
+      assert.equal(moved.status, 200, moved.text);
+      assert.equal(moved.body.channelId, null);
+      assert.equal(moved.body.status, 'active');
+      const ok = await t.request('PATCH', `/v1/payment-links/${plain.id}`, {
+        key: both,
+        body: { channelId: second.id },
+      });
+      assert.equal(ok.status, 200, ok.text);
+
+      // a link's unchanged channel is not resolved again: a link on a channel disabled since can be edited
+      await t.db.updateTable('channels').set({ status: 'disabled' }).where('id', '=', second.id).execute();
+      const renamed = await t.request('PATCH', `/v1/payment-links/${plain.id}`, {
+        key: both,
+        body: { title: 'Still editable' },
+      });
+      assert.equal(renamed.status, 200, renamed.text);
+      await t.db.updateTable('channels').set({ status: 'active' }).where('id', '=', second.id).execute();
+
+      // the rule is the service's, not only the route's
+      const links = new LinkRepository(t.db, t.secretBox, t.config.publicUrl);
+      const ctx = { merchantId: m.id, environment: 'test' as const, keyId: 'key_x' };
+      await assert.rejects(
+        links.create(
+          { ...ctx, scopes: ['links:manage'] },
+          { title: 'x', amount: 1, channelId: second.id },
+          {
+            actor: 'key_x',
+          },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+      );
+      await assert.rejects(
+        links.create(
+          { merchantId: m.id, environment: 'test' },
+          { title: 'x', amount: 1, channelId: second.id },
+          {
+            actor: 'operator',
+          },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+        'no scopes known: only the default channel',
+      );
+      await assert.rejects(
+        links.update(
+          { ...ctx, scopes: ['links:manage'] },
+          l.id,
+          { channelId: second.id },
+          { actor: 'key_x' },
+        ),
+        (err: MalipoError) => err.code === 'MISSING_SCOPE',
+      );
     });
   });
 
@@ -355,7 +394,7 @@ describe('payment links', () => {
       assert.match(r.text, /<label for="phone">/);
       assert.match(r.text, /KES 1,500/);
       assert.match(r.text, /name="website"/, 'the honeypot');
-      assert.match(formKeyOf(r.text), /^[A-Za-z0-9_-]{16,}$/);
+      assert.match(formKeyOf(r.text), new RegExp(`^${l.id}\\.\\d+\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}$`));
       assert.equal(r.headers.get('cache-control'), 'no-store');
       const js = await t.request('GET', '/pay/assets/pay.js');
       assert.equal(js.status, 200);
@@ -431,8 +470,8 @@ describe('payment links', () => {
       assert.equal(call.input.phone, '254712345678');
       assert.equal(call.input.amount, 50);
       assert.equal(call.input.reference, 'IDEM-1');
-      assert.equal(call.key, `link:${l.id}:${key}`);
-      assert.equal(calls[before + 1]!.key, call.key);
+      assert.equal(call.key, `link:${l.id}:${key.split('.')[2]}`, "the token's nonce");
+      assert.equal(calls.length, before + 1, 'the resent form started nothing');
       const rows = await t.db.selectFrom('payments').selectAll().where('link_id', '=', l.id).execute();
       assert.equal(rows.length, 1);
 
@@ -460,7 +499,7 @@ describe('payment links', () => {
     it('JSON submissions answer 202 with the status URL, errors in the envelope', async () => {
       const l = await create({ title: 'Json', amount: { min: 10, max: 100 } });
       const ok = await t.request('POST', `/pay/${l.id}`, {
-        body: { phone: '0712345670', amount: '20', formKey: 'a'.repeat(24) },
+        body: { phone: '0712345670', amount: '20', formKey: await tokenFor(l.id) },
       });
       assert.equal(ok.status, 202, ok.text);
       assert.match(ok.body.id, /^pay_/);
@@ -468,7 +507,7 @@ describe('payment links', () => {
       assert.equal(ok.body.statusUrl, `/pay/${l.id}/payments/${ok.body.id}/status`);
       const bad = expectEnvelope(
         await t.request('POST', `/pay/${l.id}`, {
-          body: { phone: '12', amount: '500', formKey: 'b'.repeat(24) },
+          body: { phone: '12', amount: '500', formKey: await tokenFor(l.id) },
         }),
         400,
         'VALIDATION_ERROR',
@@ -520,7 +559,7 @@ describe('payment links', () => {
       const a = await create({ title: 'A', amount: 10 });
       const b = await create({ title: 'B', amount: 10 });
       const started = await t.request('POST', `/pay/${a.id}`, {
-        body: { phone: '0712345671', formKey: 'c'.repeat(24) },
+        body: { phone: '0712345671', formKey: await tokenFor(a.id) },
       });
       assert.equal(started.status, 202);
       expectEnvelope(
@@ -547,7 +586,9 @@ describe('payment links', () => {
         assert.equal(r.status, 503);
         assert.match(r.text, /Nothing was charged/);
         expectEnvelope(
-          await t.request('POST', `/pay/${l.id}`, { body: { phone: '0712345678', formKey: 'd'.repeat(24) } }),
+          await t.request('POST', `/pay/${l.id}`, {
+            body: { phone: '0712345678', formKey: await tokenFor(l.id) },
+          }),
           409,
           'CONFLICT',
         );

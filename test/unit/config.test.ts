@@ -182,3 +182,35 @@ describe('config', () => {
     });
   });
 });
+
+describe('MALIPO_TRUST_PROXY', () => {
+  it('is off by default and takes false, a hop count or proxy addresses', () => {
+    assert.equal(loadConfig({}).MALIPO_TRUST_PROXY, false);
+    assert.equal(loadConfig({ MALIPO_TRUST_PROXY: 'false' }).MALIPO_TRUST_PROXY, false);
+    assert.equal(loadConfig({ MALIPO_TRUST_PROXY: '0' }).MALIPO_TRUST_PROXY, false);
+    assert.equal(loadConfig({ MALIPO_TRUST_PROXY: '2' }).MALIPO_TRUST_PROXY, 2);
+    assert.deepEqual(
+      loadConfig({ MALIPO_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,2001:db8::/32,loopback' }).MALIPO_TRUST_PROXY,
+      ['10.0.0.0/8', '192.0.2.7', '2001:db8::/32', 'loopback'],
+    );
+    assert.equal(loadConfig({ MALIPO_TRUST_PROXY: 'true' }).MALIPO_TRUST_PROXY, true, 'development only');
+  });
+
+  it('refuses anything else, and plain true in production', () => {
+    for (const bad of ['yes', '11', '10.0.0.0/33', '10.0.0.1,', 'proxy.example.com', '1.2.3.4/8/1']) {
+      assert.match(
+        problemOf({ MALIPO_TRUST_PROXY: bad }),
+        /^MALIPO_TRUST_PROXY: expected false, a hop count/,
+      );
+    }
+    assert.match(
+      problemOf({
+        MALIPO_MODE: 'production',
+        MALIPO_PUBLIC_URL: 'https://pay.example.com',
+        MALIPO_ENCRYPTION_KEY: 'a'.repeat(64),
+        MALIPO_TRUST_PROXY: 'true',
+      }),
+      /^MALIPO_TRUST_PROXY: `true` believes any X-Forwarded-For/,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-/** Table types of payment links (migration 005). */
+/** Table types of payment links (migration 005) and their slots (migration 009). */
 import type { ColumnType, Generated } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -26,6 +26,17 @@ export interface PaymentLinksTable {
   disabled_at: NullableTimestamp;
 }
 
+/** One pay-form submission of a link: its token's nonce, and the payment it started (null while starting). */
+export interface PaymentLinkSlotsTable {
+  link_id: string;
+  form_nonce: string;
+  phone: string;
+  amount: number;
+  payment_id: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface LinkTables {
   payment_links: PaymentLinksTable;
+  payment_link_slots: PaymentLinkSlotsTable;
 }

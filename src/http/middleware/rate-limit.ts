@@ -4,6 +4,7 @@
  * is shared by every API process on one DATABASE_URL, incremented with one atomic upsert per request.
  * Answers carry `RateLimit-Limit/Remaining/Reset`; a refusal is 429 RATE_LIMIT_EXCEEDED with `Retry-After`.
  */
+import net from 'node:net';
 import type { Request, RequestHandler, Response } from 'express';
 import { sql } from 'kysely';
 import type { Db } from '../../db';
@@ -108,17 +109,58 @@ export interface IpRateLimitOptions {
   now?: () => number;
   /** Answers a refusal (an HTML page, say); by default 429 RATE_LIMIT_EXCEEDED in the envelope. */
   onLimited?: (req: Request, res: Response, retryAfterSeconds: number) => void;
+  /**
+   * IPv6 clients count by this prefix (64: one bucket per /64, what one subscriber usually gets, so
+   * rotating through its addresses gains nothing). Unset: the address as express gives it.
+   */
+  ipv6PrefixBits?: number;
+}
+
+/** The 8 16-bit words of an IPv6 address (zone dropped, a dotted IPv4 tail folded in); undefined if not IPv6. */
+function ipv6Words(ip: string): number[] | undefined {
+  let s = ip.split('%')[0] ?? '';
+  if (net.isIPv6(s) === false) return undefined;
+  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(2).map(Number) as [number, number, number, number];
+    s = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = s.split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined ? [] : tail === '' ? [] : tail.split(':');
+  const words = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return words.length === 8 ? words.map((w) => Number.parseInt(w, 16)) : undefined;
 }
 
 /**
- * Per-IP limits for public routes (no key to count by). The IP is the socket's address: `trust proxy`
- * is off, so a client cannot pick its bucket with X-Forwarded-For.
+ * The rate-limit group of a client address: an IPv4 address as is (also when written IPv4-mapped,
+ * `::ffff:1.2.3.4`), an IPv6 address as its first `v6PrefixBits` bits, e.g. `2001:db8:1:2::/64`.
+ */
+export function clientAddressGroup(ip: string, v6PrefixBits = 128): string {
+  const words = ipv6Words(ip);
+  if (!words) return ip;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    return `${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.${words[7]! & 0xff}`;
+  }
+  const bits = Math.max(0, Math.min(128, Math.floor(v6PrefixBits)));
+  const kept = words.map((w, i) => {
+    const keep = Math.max(0, Math.min(16, bits - i * 16));
+    return keep === 0 ? 0 : w & (0xffff << (16 - keep)) & 0xffff;
+  });
+  return `${kept.map((w) => w.toString(16)).join(':')}/${bits}`;
+}
+
+/**
+ * Per-IP limits for public routes (no key to count by). The IP is express's `req.ip`: the socket's
+ * address unless `trust proxy` (MALIPO_TRUST_PROXY) names the proxies whose X-Forwarded-For to believe,
+ * so a client cannot pick its bucket with a forged header.
  */
 export function ipRateLimit(opts: IpRateLimitOptions): RequestHandler {
   const windowMs = opts.windowMs ?? 60_000;
   const now = opts.now ?? Date.now;
   return async (req, res, next) => {
-    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const raw = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const ip = opts.ipv6PrefixBits === undefined ? raw : clientAddressGroup(raw, opts.ipv6PrefixBits);
     const t = now();
     const windowStart = Math.floor(t / windowMs) * windowMs;
     const count = await opts.store.hit(`ip:${ip}:${opts.bucket}`, windowStart, windowMs);

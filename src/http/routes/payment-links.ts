@@ -7,7 +7,7 @@ import { SAFE_TEXT } from '../../daraja/transformers';
 import { MalipoError } from '../../domain/errors';
 import { MAX_TRANSACTION_KES } from '../../domain/money';
 import type { PaymentLink } from '../../links/links';
-import { linkPaymentsOf } from '../../links/router';
+import { linksOf } from '../../links/router';
 import { defineRoute } from '../route';
 import { idParams, iso, Timestamp, cursorParam, ChannelIdSchema } from '../schemas';
 
@@ -132,7 +132,7 @@ export const createPaymentLinkRoute = defineRoute({
   responses: { 201: { description: 'Created', schema: PaymentLinkSchema } },
   errors: ['RESOURCE_NOT_FOUND', 'FORBIDDEN', 'CONFLICT'],
   handler: async ({ deps, auth, body, actor, reply }) => {
-    const links = linkPaymentsOf(deps).links;
+    const links = linksOf(deps);
     const link = await links.create(auth, { ...body, expiresAt: date(body.expiresAt) ?? undefined }, actor);
     return reply(201, linkBody(link));
   },
@@ -163,7 +163,7 @@ export const listPaymentLinksRoute = defineRoute({
   },
   handler: async ({ deps, auth, query, reply }) => {
     const cursor = cursorParam(query.cursor);
-    const page = await linkPaymentsOf(deps).links.list(auth, { limit: query.limit, cursor });
+    const page = await linksOf(deps).list(auth, { limit: query.limit, cursor });
     return reply(200, {
       object: 'list' as const,
       data: page.data.map(linkBody),
@@ -183,7 +183,7 @@ export const getPaymentLinkRoute = defineRoute({
   responses: { 200: { description: 'The link', schema: PaymentLinkSchema } },
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, auth, params, reply }) => {
-    return reply(200, linkBody(await linkPaymentsOf(deps).links.get(auth, params.id)));
+    return reply(200, linkBody(await linksOf(deps).get(auth, params.id)));
   },
 });
 
@@ -203,7 +203,7 @@ export const updatePaymentLinkRoute = defineRoute({
         details: [{ path: 'expiresAt', message: 'must be in the future', code: 'custom' }],
       });
     }
-    const link = await linkPaymentsOf(deps).links.update(
+    const link = await linksOf(deps).update(
       auth,
       params.id,
       { ...body, expiresAt: date(body.expiresAt) },
@@ -224,7 +224,7 @@ export const disablePaymentLinkRoute = defineRoute({
   responses: { 200: { description: 'The disabled link', schema: PaymentLinkSchema } },
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, auth, params, actor, reply }) => {
-    return reply(200, linkBody(await linkPaymentsOf(deps).links.disable(auth, params.id, actor)));
+    return reply(200, linkBody(await linksOf(deps).disable(auth, params.id, actor)));
   },
 });
 
