@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import {
   assertChannelEnvironment,
+  type ChannelUrlPolicy,
+  channelUrlPolicy,
   createChannel,
   deleteChannel,
   getChannel,
@@ -14,6 +16,7 @@ import {
   updateChannel,
 } from '../../platform/channels';
 import { CHANNEL_ENVIRONMENTS } from '../../platform/scopes';
+import type { AppDeps } from '../app';
 import { defineRoute } from '../route';
 import { idParams, iso, listOf, Timestamp } from '../schemas';
 
@@ -90,6 +93,11 @@ export const UpdateChannelSchema = z
 
 const ChannelParams = idParams('ch', 'ch_4kX9sQ2mT7vB1nR8pL3wYz');
 
+/** Where this API's channels may point: the configuration, with the outbound guard's DNS. */
+export function channelPolicyOf(deps: Pick<AppDeps, 'config' | 'webhookResolver'>): ChannelUrlPolicy {
+  return channelUrlPolicy(deps.config, deps.webhookResolver);
+}
+
 export function channelBody(c: PublicChannel): z.input<typeof ChannelSchema> {
   const { merchantId: _m, createdAt, updatedAt, ...rest } = c;
   return { ...rest, object: 'channel', createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
@@ -121,7 +129,14 @@ export const createChannelRoute = defineRoute({
   errors: ['FORBIDDEN'],
   handler: async ({ deps, auth, body, actor, reply }) => {
     assertChannelEnvironment(auth.environment, body.environment);
-    const channel = await createChannel(deps.db, deps.secretBox, auth.merchantId, body, actor);
+    const channel = await createChannel(
+      deps.db,
+      deps.secretBox,
+      auth.merchantId,
+      body,
+      actor,
+      channelPolicyOf(deps),
+    );
     return reply(201, channelBody(channel));
   },
 });
@@ -151,10 +166,15 @@ export const updateChannelRoute = defineRoute({
   responses: { 200: { description: 'The updated channel', schema: ChannelSchema } },
   errors: ['RESOURCE_NOT_FOUND', 'FORBIDDEN'],
   handler: async ({ deps, auth, params, body, actor, reply }) => {
-    const channel = await updateChannel(deps.db, deps.secretBox, auth.merchantId, params.id, body, {
-      ...actor,
-      keyEnvironment: auth.environment,
-    });
+    const channel = await updateChannel(
+      deps.db,
+      deps.secretBox,
+      auth.merchantId,
+      params.id,
+      body,
+      { ...actor, keyEnvironment: auth.environment },
+      channelPolicyOf(deps),
+    );
     return reply(200, channelBody(channel));
   },
 });
