@@ -403,6 +403,24 @@ function missingSecrets(row: ChannelRow, patch: ChannelPatch): string[] {
   return missing;
 }
 
+function assertSecretsForNewBaseUrl(row: ChannelRow, patch: ChannelPatch): void {
+  if (patch.baseUrl === undefined) return;
+  const nextBase = patch.baseUrl ?? DEFAULT_BASE_URLS[row.environment] ?? '';
+  const missing = nextBase === effectiveBaseUrl(row) ? [] : missingSecrets(row, patch);
+  if (missing.length === 0) return;
+  throw new MalipoError(
+    'VALIDATION_ERROR',
+    `Changing a channel’s baseUrl needs its secrets in the same request: ${missing.join(', ')}`,
+    {
+      details: missing.map((path) => ({
+        path,
+        message: 'required when baseUrl changes',
+        code: 'secret_required',
+      })),
+    },
+  );
+}
+
 /**
  * Applies a patch. A new base URL must pass ChannelUrlPolicy and must come with every secret the
  * channel holds (passkey, consumer key and secret, and the initiator password if it has one): the
@@ -424,27 +442,13 @@ export async function updateChannel(
     ([k, v]) => v === undefined || (k === 'status' && v === 'disabled') || (k === 'isDefault' && v === false),
   );
   if (!onlyDisables) assertEnvironmentAllowed(current.environment, policy);
+  // before any DNS lookup of the new host
+  assertSecretsForNewBaseUrl(current, patch);
   if (patch.baseUrl) await assertChannelBaseUrlAllowed(current.environment, patch.baseUrl, policy);
   return db.transaction().execute(async (trx) => {
     const row = await channelRow(trx, merchantId, channelId);
     if (by.keyEnvironment) assertChannelEnvironment(by.keyEnvironment, row.environment);
-    if (patch.baseUrl !== undefined) {
-      const nextBase = patch.baseUrl ?? DEFAULT_BASE_URLS[row.environment] ?? '';
-      const missing = nextBase === effectiveBaseUrl(row) ? [] : missingSecrets(row, patch);
-      if (missing.length > 0) {
-        throw new MalipoError(
-          'VALIDATION_ERROR',
-          `Changing a channel’s baseUrl needs its secrets in the same request: ${missing.join(', ')}`,
-          {
-            details: missing.map((path) => ({
-              path,
-              message: 'required when baseUrl changes',
-              code: 'secret_required',
-            })),
-          },
-        );
-      }
-    }
+    assertSecretsForNewBaseUrl(row, patch); // again, on the row this transaction changes
     const next = {
       type: patch.type ?? row.type,
       tillNumber: patch.tillNumber !== undefined ? patch.tillNumber : row.till_number,
