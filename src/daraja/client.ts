@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { MalipoError } from '../domain/errors';
-import { DarajaError, errorFromResponse, isInvalidTokenAnswer } from './errors';
+import { cleanField, DarajaError, errorFromResponse, isInvalidTokenAnswer } from './errors';
 import {
   type AccountBalanceInput,
   type AsyncAck,
@@ -334,13 +334,15 @@ export class DarajaClient {
   /** A non-"0" ResponseCode on a 2xx is a refusal. */
   #requireAccepted(endpoint: string, code: string, description: string, raw: unknown): void {
     if (code === '0') return;
+    const c = cleanField(code) ?? '';
+    const d = cleanField(description) ?? '';
     throw new DarajaError({
       kind: 'rejected',
-      message: `Daraja ${endpoint} answered ResponseCode ${code} ${description}`.trim(),
+      message: `Daraja ${endpoint} answered ResponseCode ${c} ${d}`.trim(),
       endpoint,
       httpStatus: 200,
-      errorCode: code,
-      errorMessage: description,
+      errorCode: c,
+      errorMessage: d,
       rawBody: JSON.stringify(raw).slice(0, 4000),
     });
   }

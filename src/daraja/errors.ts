@@ -129,13 +129,14 @@ export interface ErrorBodyInfo {
 const MAX_RAW = 4000;
 /** Daraja's fields reach API callers: one line, printable, bounded. */
 const MAX_FIELD = 300;
-const str = (v: unknown): string | undefined => {
+export const cleanField = (v: unknown): string | undefined => {
   const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
   if (s === undefined) return undefined;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return clean.length > MAX_FIELD ? `${clean.slice(0, MAX_FIELD)}…` : clean;
 };
+const str = cleanField;
 
 /**
  * Reads any error body defensively (daraja.md §1.3): the usual `{requestId, errorCode, errorMessage}`
