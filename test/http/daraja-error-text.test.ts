@@ -181,6 +181,36 @@ describe('Daraja error text reflected to callers', () => {
     });
   });
 
+  it('bounds Daraja’s own fields to one printable line', async () => {
+    const app = express();
+    const long = `Bad Request\r\n\u0007${'x'.repeat(5000)}`;
+    app.get('/oauth/v1/generate', (_req, res) => {
+      res.status(400).json({ requestId: 'r\n1', errorCode: '400.002.02', errorMessage: long });
+    });
+    const s = await new Promise<Server>((resolve) => {
+      const x = app.listen(0, '127.0.0.1', () => resolve(x));
+    });
+    try {
+      const c = new DarajaClient({
+        baseUrl: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+        consumerKey: 'k',
+        consumerSecret: 's',
+      });
+      const e = await c.getToken().then(
+        () => assert.fail('expected a rejection'),
+        (err: unknown) => err as DarajaError,
+      );
+      const hasControl = (text: string) => [...text].some((ch) => ch.charCodeAt(0) < 0x20);
+      for (const text of [e.message, e.errorMessage ?? '', e.requestId ?? ''])
+        assert.ok(!hasControl(text), text);
+      assert.ok((e.errorMessage ?? '').length <= 301, `${e.errorMessage?.length}`);
+      assert.match(e.errorMessage ?? '', /^Bad Request x+…$/);
+    } finally {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
   describe('HTTP answers', () => {
     for (const which of ['htmlApi', 'htmlOauth', 'refused'] as const) {
       it(`POST /v1/qr (${which}): 502 without the upstream's words`, async () => {
