@@ -1,8 +1,12 @@
 /** What every Daraja-calling activity needs, and the one way to build its client for a channel. */
-import { DarajaClient, type TokenCache } from '../src/daraja';
+import type { DarajaClient, TokenCache } from '../src/daraja';
 import type { Db } from '../src/db';
 import type { Logger } from '../src/logger';
-import type { ChannelCredentials } from '../src/platform/channels';
+import {
+  type ChannelCredentials,
+  type ChannelUrlPolicy,
+  channelDarajaClient,
+} from '../src/platform/channels';
 import type { SecretBox } from '../src/platform/secret-box';
 
 export interface DarajaActivityDeps {
@@ -19,18 +23,18 @@ export interface DarajaActivityDeps {
   darajaTimeoutMs?: number | undefined;
   /** Injected for tests. */
   fetch?: typeof fetch | undefined;
+  /** Where channel base URLs may point; every connection passes the outbound guard. */
+  channelPolicy: ChannelUrlPolicy;
 }
 
+/** A refusal of the channel's base URL is a VALIDATION_ERROR: the activity treats it as not sent. */
 export function darajaClientFor(
   c: ChannelCredentials,
-  deps: Pick<DarajaActivityDeps, 'tokenCache' | 'darajaTimeoutMs' | 'fetch'>,
+  deps: Pick<DarajaActivityDeps, 'tokenCache' | 'darajaTimeoutMs' | 'fetch' | 'channelPolicy'>,
 ): DarajaClient {
-  return new DarajaClient({
-    baseUrl: c.baseUrl,
-    consumerKey: c.consumerKey,
-    consumerSecret: c.consumerSecret,
+  return channelDarajaClient(c, deps.channelPolicy, {
     tokenCache: deps.tokenCache,
-    ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    timeoutMs: deps.darajaTimeoutMs,
+    fetch: deps.fetch,
   });
 }

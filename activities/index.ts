@@ -4,6 +4,7 @@ import type { Config } from '../src/config';
 import { TokenCache } from '../src/daraja';
 import type { Db } from '../src/db';
 import type { Logger } from '../src/logger';
+import { channelUrlPolicy } from '../src/platform/channels';
 import type { SecretBox } from '../src/platform/secret-box';
 import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
 import { WebhookRepository } from '../src/webhooks/repository';
@@ -54,6 +55,7 @@ export function createActivities(deps: ActivityDeps) {
     callbackSecret: deps.callbackSecret,
     darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
     tokenCache,
+    channelPolicy: channelUrlPolicy(deps.config),
   };
   return {
     ...createStkActivities({ ...daraja, onEvent }),

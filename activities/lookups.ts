@@ -58,8 +58,8 @@ export function createLookupActivities(deps: LookupActivityDeps): LookupActiviti
       }
 
       const url = `${deps.publicUrl}${lookupResultPath(deps.callbackSecret, input.lookupId)}`;
-      const client = darajaClientFor(c, deps);
       try {
+        const client = darajaClientFor(c, deps);
         const common = {
           initiatorName: c.initiatorName,
           securityCredential: credential,
@@ -85,6 +85,10 @@ export function createLookupActivities(deps: LookupActivityDeps): LookupActiviti
         };
       } catch (err) {
         if (err instanceof DarajaInputError) return refuse('invalid_request', err.message);
+        // the outbound guard refused the channel's base URL: nothing was sent
+        if (err instanceof MalipoError && !(err instanceof DarajaError)) {
+          return refuse('base_url_refused', err.message);
+        }
         if (err instanceof DarajaError) {
           switch (err.kind) {
             case 'not_sent':

@@ -142,6 +142,33 @@ const EnvSchema = z.object({
    * from its history on its next task.
    */
   MALIPO_WORKER_MAX_CACHED_WORKFLOWS: optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
+  /**
+   * Hosts beyond Safaricom's own that production and safaricom-sandbox channels may name as their base
+   * URL (comma-separated host names, e.g. an egress proxy). They still pass the outbound SSRF guard.
+   */
+  MALIPO_DARAJA_ALLOWED_HOSTS: optionalString.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
+          .filter((h) => h !== ''),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(
+              /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$|^[0-9a-f:.]+$/,
+              {
+                message: 'each entry must be a host name (no scheme, port or path)',
+              },
+            ),
+        ),
+      ),
+  ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

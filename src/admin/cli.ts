@@ -5,6 +5,7 @@ import { loadConfigOrExit } from '../config';
 import { openDatabase } from '../db';
 import { MalipoError } from '../domain/errors';
 import { createLogger } from '../logger';
+import { channelUrlPolicy } from '../platform/channels';
 import { secretBoxFor } from '../platform/encryption-key';
 import {
   type AdminContext,
@@ -30,7 +31,11 @@ async function run<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<void> {
     dataDir: path.join(config.dataDir, 'db'),
   });
   try {
-    const result = await fn({ db: handle.db, secretBox: secretBoxFor(config, logger) });
+    const result = await fn({
+      db: handle.db,
+      secretBox: secretBoxFor(config, logger),
+      channelPolicy: channelUrlPolicy(config),
+    });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (err) {
     if (err instanceof MalipoError) {

@@ -8,7 +8,7 @@ import { MalipoError, notFound } from '../domain/errors';
 import { parseOrThrow } from '../http/errors';
 import { CreateChannelSchema } from '../http/routes/channels';
 import { listAudit } from '../platform/audit';
-import { createChannel, listChannels, type PublicChannel } from '../platform/channels';
+import { type ChannelUrlPolicy, createChannel, listChannels, type PublicChannel } from '../platform/channels';
 import {
   type ApiKeyView,
   createApiKey,
@@ -26,6 +26,8 @@ export interface AdminContext {
   secretBox: SecretBox;
   /** Recorded in the audit log; `cli` unless a caller says otherwise. */
   actor?: string;
+  /** Where channel base URLs may point (from the configuration). */
+  channelPolicy: ChannelUrlPolicy;
 }
 
 const by = (ctx: AdminContext) => ({ actor: ctx.actor ?? 'cli' });
@@ -154,7 +156,7 @@ export async function adminChannelCreate(
     },
     'channel',
   );
-  return createChannel(ctx.db, ctx.secretBox, opts.merchant, input, by(ctx));
+  return createChannel(ctx.db, ctx.secretBox, opts.merchant, input, by(ctx), ctx.channelPolicy);
 }
 
 export async function adminChannelList(

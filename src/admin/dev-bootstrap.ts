@@ -8,7 +8,12 @@ import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { DEV_C2B_SHORTCODE, ensureDevC2bChannel } from '../c2b/dev';
-import { type ChannelInput, createChannel, updateChannel } from '../platform/channels';
+import {
+  type ChannelInput,
+  createChannel,
+  DEVELOPMENT_CHANNEL_POLICY,
+  updateChannel,
+} from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
 import { createApiKey, findActiveKey } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
@@ -55,6 +60,17 @@ export function simulatorChannelInput(baseUrl: string): ChannelInput {
     consumerSecret: SIM.consumerSecret,
     initiatorName: SIM.initiatorName ?? null,
     initiatorPassword: SIM.initiatorPassword ?? null,
+  };
+}
+
+/** A patch to `input.baseUrl` carrying every secret of `input` (a new base URL needs them). */
+export function channelSecrets(input: ChannelInput) {
+  return {
+    baseUrl: input.baseUrl,
+    passkey: input.passkey,
+    consumerKey: input.consumerKey,
+    consumerSecret: input.consumerSecret,
+    initiatorPassword: input.initiatorPassword ?? null,
   };
 }
 
@@ -105,10 +121,27 @@ export async function ensureDevCredentials(deps: {
         .executeTakeFirst()
     : undefined;
   if (!channel) {
-    channelId = (await createChannel(db, secretBox, merchantId, simulatorChannelInput(baseUrl), ACTOR)).id;
+    channelId = (
+      await createChannel(
+        db,
+        secretBox,
+        merchantId,
+        simulatorChannelInput(baseUrl),
+        ACTOR,
+        DEVELOPMENT_CHANNEL_POLICY,
+      )
+    ).id;
   } else if (channel.base_url !== baseUrl) {
-    // the port or public URL changed since the last run
-    await updateChannel(db, secretBox, merchantId, channel.id, { baseUrl }, ACTOR);
+    // the port or public URL changed since the last run: a new base URL comes with the secrets
+    await updateChannel(
+      db,
+      secretBox,
+      merchantId,
+      channel.id,
+      channelSecrets(simulatorChannelInput(baseUrl)),
+      ACTOR,
+      DEVELOPMENT_CHANNEL_POLICY,
+    );
   }
 
   // a C2B paybill beside the default channel: 174379 is STK-only and cannot register C2B URLs

@@ -23,7 +23,7 @@ import { loadConfig } from '../config';
 import { openDatabase } from '../db';
 import { callbackSecretOf, createApp } from '../http/app';
 import { createLogger } from '../logger';
-import { createChannel } from '../platform/channels';
+import { channelUrlPolicy, createChannel } from '../platform/channels';
 import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { SecretBox } from '../platform/secret-box';
@@ -198,7 +198,14 @@ async function main(): Promise<void> {
     handler = createApp({ config, db, temporal, logger, secretBox, callbackSecret });
     const actor = { actor: 'bench' };
     const merchant = await createMerchant(db, { name: 'Bench merchant' }, actor);
-    await createChannel(db, secretBox, merchant.id, simulatorChannelInput(input.simulatorUrl), actor);
+    await createChannel(
+      db,
+      secretBox,
+      merchant.id,
+      simulatorChannelInput(input.simulatorUrl),
+      actor,
+      channelUrlPolicy(config),
+    );
     const { key } = await createApiKey(
       db,
       secretBox,

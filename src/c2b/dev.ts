@@ -7,7 +7,12 @@
 import type { Db } from '../db';
 import type { Logger } from '../logger';
 import { LinkRepository } from '../links/links';
-import { type ChannelInput, createChannel, updateChannel } from '../platform/channels';
+import {
+  type ChannelInput,
+  createChannel,
+  DEVELOPMENT_CHANNEL_POLICY,
+  updateChannel,
+} from '../platform/channels';
 import type { SecretBox } from '../platform/secret-box';
 import { registerC2bUrls } from './register';
 import { C2bRepository } from './repository';
@@ -32,9 +37,14 @@ export async function ensureDevC2bChannel(
         .where('merchant_id', '=', merchantId)
         .executeTakeFirst()
     : undefined;
-  if (!existing) return (await createChannel(db, box, merchantId, input, ACTOR)).id;
+  if (!existing)
+    return (await createChannel(db, box, merchantId, input, ACTOR, DEVELOPMENT_CHANNEL_POLICY)).id;
   if (existing.base_url !== (input.baseUrl ?? null)) {
-    await updateChannel(db, box, merchantId, existing.id, { baseUrl: input.baseUrl }, ACTOR);
+    // a new base URL comes with the channel's secrets
+    const { baseUrl, passkey, consumerKey, consumerSecret } = input;
+    const initiatorPassword = input.initiatorPassword ?? null;
+    const patch = { baseUrl, passkey, consumerKey, consumerSecret, initiatorPassword };
+    await updateChannel(db, box, merchantId, existing.id, patch, ACTOR, DEVELOPMENT_CHANNEL_POLICY);
   }
   return existing.id;
 }
@@ -54,6 +64,7 @@ export async function registerDevC2b(
         publicUrl: deps.publicUrl,
         callbackSecret: deps.callbackSecret,
         darajaTimeoutMs: 5_000,
+        channelPolicy: DEVELOPMENT_CHANNEL_POLICY,
       },
       { merchantId, environment: 'test' },
       channelId,

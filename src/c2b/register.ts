@@ -4,10 +4,15 @@
  * not register (the STK-only 174379), a field Daraja calls invalid, or Daraja unreachable.
  */
 import type { Db } from '../db';
-import { DarajaClient, DarajaError, type TokenCache } from '../daraja';
+import { DarajaError, type TokenCache } from '../daraja';
 import { MalipoError } from '../domain/errors';
 import type { Actor } from '../platform/audit';
-import { assertChannelEnvironment, channelCredentials } from '../platform/channels';
+import {
+  assertChannelEnvironment,
+  type ChannelUrlPolicy,
+  channelCredentials,
+  channelDarajaClient,
+} from '../platform/channels';
 import type { AuthContext } from '../platform/scopes';
 import type { SecretBox } from '../platform/secret-box';
 import { type C2bChannel, type C2bRepository, payShortcodeOf } from './repository';
@@ -26,6 +31,8 @@ export interface C2bRegisterDeps {
   tokenCache?: TokenCache | undefined;
   /** Injected fetch (tests); node:http otherwise. */
   fetch?: typeof fetch | undefined;
+  /** Where channel base URLs may point; every connection passes the outbound guard. */
+  channelPolicy: ChannelUrlPolicy;
 }
 
 export interface C2bRegisterInput {
@@ -46,10 +53,7 @@ export async function registerC2bUrls(
   if (row.status !== 'active') throw new MalipoError('CONFLICT', `Channel ${row.id} is disabled`);
   const creds = channelCredentials(row, deps.box);
   const shortcode = payShortcodeOf(row);
-  const client = new DarajaClient({
-    baseUrl: creds.baseUrl,
-    consumerKey: creds.consumerKey,
-    consumerSecret: creds.consumerSecret,
+  const client = channelDarajaClient(creds, deps.channelPolicy, {
     timeoutMs: deps.darajaTimeoutMs,
     tokenCache: deps.tokenCache,
     fetch: deps.fetch,

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../db';
 import { callbackToken } from '../payments/callback-token';
-import { createChannel } from '../platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../platform/channels';
 import { createApiKey } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
@@ -193,6 +193,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       merchant.id,
       simulatorChannelInput(`${sandbox.url}/sandbox/daraja`),
       actor,
+      DEVELOPMENT_CHANNEL_POLICY,
     );
     const key = (
       await createApiKey(db.db, box, { merchantId: merchant.id, environment: 'test', scopes: ['*'] }, actor)

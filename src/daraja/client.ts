@@ -2,8 +2,10 @@
  * The Daraja transport: base URL per channel, OAuth token cache, timeouts, error classification.
  * Pure payload mapping lives in transformers.ts; this file only sends and receives (CONVENTIONS 4).
  */
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { DarajaError, errorFromResponse, isInvalidTokenAnswer } from './errors';
+import { MalipoError } from '../domain/errors';
+import { cleanField, DarajaError, errorFromResponse, isInvalidTokenAnswer } from './errors';
 import {
   type AccountBalanceInput,
   type AsyncAck,
@@ -37,7 +39,13 @@ import {
   toStkPushAck,
   toStkQueryResult,
 } from './transformers';
-import { fetchTransport, nodeTransport, type Transport, TransportError } from './transport';
+import {
+  fetchTransport,
+  nodeTransport,
+  type OutboundGuard,
+  type Transport,
+  TransportError,
+} from './transport';
 
 export type DarajaEnvironment = 'sandbox' | 'production';
 
@@ -73,9 +81,21 @@ interface CachedToken {
 }
 
 /**
- * Tokens per (base URL, consumer key), with single-flight refresh: many concurrent callers on an
- * expired token cause one OAuth request (Daraja's FAQ says a new token may invalidate the previous one).
- * Share one cache between clients of the same process; it holds no other state.
+ * The cache key of an app's token: base URL, consumer key and a SHA-256 of the consumer secret. Two
+ * channels that share a base URL and consumer key but not the secret never share a token (else one
+ * channel's token would be handed to a caller that never proved the secret); the secret itself never
+ * sits in a key.
+ */
+export function tokenCacheKey(baseUrl: string, consumerKey: string, consumerSecret: string): string {
+  const secretHash = createHash('sha256').update(consumerSecret, 'utf8').digest('hex');
+  return `${baseUrl}\n${consumerKey}\n${secretHash}`;
+}
+
+/**
+ * Tokens per (base URL, consumer key, consumer secret hash: tokenCacheKey), with single-flight refresh:
+ * many concurrent callers on an expired token cause one OAuth request (Daraja's FAQ says a new token
+ * may invalidate the previous one). Share one cache between clients of the same process; it holds no
+ * other state.
  */
 export class TokenCache {
   readonly #tokens = new Map<string, CachedToken>();
@@ -109,6 +129,11 @@ export class TokenCache {
     return (await flight).token;
   }
 
+  /** The keys that hold a token (diagnostics and tests). */
+  keys(): string[] {
+    return [...this.#tokens.keys()];
+  }
+
   /** Forgets a key's token (tests, credential rotation). */
   clear(key?: string): void {
     if (key === undefined) this.#tokens.clear();
@@ -131,6 +156,23 @@ export interface DarajaClientOptions {
   timeoutMs?: number | undefined;
   tokenCache?: TokenCache | undefined;
   refreshMarginMs?: number | undefined;
+  /**
+   * The outbound SSRF guard, run before every request with the connection pinned to the approved
+   * address. Channel clients always set it (src/platform/channels.ts channelDarajaClient).
+   */
+  guard?: OutboundGuard | undefined;
+}
+
+/** A refusal by our own outbound guard: nothing was sent, and it is not Daraja's answer. */
+const isOwnRefusal = (err: unknown): err is MalipoError =>
+  err instanceof MalipoError && !(err instanceof DarajaError);
+
+/** Our own words for a transport failure (the transport's message, e.g. a connect error, goes to `detail`). */
+function transportFailure(err: unknown, sent: boolean): string {
+  const code = err instanceof TransportError ? err.code : undefined;
+  if (code === 'TIMEOUT' || code === 'CONNECT_TIMEOUT')
+    return err instanceof Error ? err.message : 'timed out';
+  return sent ? 'the connection failed after the request was sent' : 'Daraja could not be reached';
 }
 
 /** A Daraja client for one app (consumer key/secret) on one host. */
@@ -138,6 +180,7 @@ export class DarajaClient {
   readonly baseUrl: string;
   readonly #key: string;
   readonly #secret: string;
+  readonly #cacheKey: string;
   readonly #transport: Transport;
   readonly #now: () => number;
   readonly #cache: TokenCache;
@@ -152,14 +195,13 @@ export class DarajaClient {
       connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
-    this.#transport = opts.fetch ? fetchTransport(opts.fetch, timeouts) : nodeTransport(timeouts);
+    this.#cacheKey = tokenCacheKey(this.baseUrl, this.#key, this.#secret);
+    this.#transport = opts.fetch
+      ? fetchTransport(opts.fetch, timeouts, opts.guard)
+      : nodeTransport(timeouts, opts.guard);
     this.#now = opts.now ?? Date.now;
     this.#cache = opts.tokenCache ?? new TokenCache();
     this.#margin = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
-  }
-
-  get #cacheKey(): string {
-    return `${this.baseUrl}\n${this.#key}`;
   }
 
   /** A valid access token (cached, refreshed ~60 s before expiry). Failures are `not_sent` or `rejected`. */
@@ -178,10 +220,12 @@ export class DarajaClient {
         headers: { Authorization: `Basic ${basic}`, Accept: 'application/json' },
       });
     } catch (err) {
+      if (isOwnRefusal(err)) throw err;
       // Whatever happened to the token request, the real request was never sent.
       throw new DarajaError({
         kind: 'not_sent',
-        message: `could not get a Daraja token: ${(err as Error).message}`,
+        message: `could not get a Daraja token: ${transportFailure(err, false)}`,
+        detail: err instanceof Error ? err.message : String(err),
         endpoint,
         cause: err,
       });
@@ -233,10 +277,12 @@ export class DarajaClient {
         body: JSON.stringify(body),
       });
     } catch (err) {
+      if (isOwnRefusal(err)) throw err;
       const sent = err instanceof TransportError ? err.sent : true;
       throw new DarajaError({
         kind: sent ? 'ambiguous' : 'not_sent',
-        message: `Daraja ${endpoint}: ${(err as Error).message}`,
+        message: `Daraja ${endpoint}: ${transportFailure(err, sent)}`,
+        detail: err instanceof Error ? err.message : String(err),
         endpoint,
         cause: err,
       });
@@ -288,13 +334,15 @@ export class DarajaClient {
   /** A non-"0" ResponseCode on a 2xx is a refusal. */
   #requireAccepted(endpoint: string, code: string, description: string, raw: unknown): void {
     if (code === '0') return;
+    const c = cleanField(code) ?? '';
+    const d = cleanField(description) ?? '';
     throw new DarajaError({
       kind: 'rejected',
-      message: `Daraja ${endpoint} answered ResponseCode ${code} ${description}`.trim(),
+      message: `Daraja ${endpoint} answered ResponseCode ${c} ${d}`.trim(),
       endpoint,
       httpStatus: 200,
-      errorCode: code,
-      errorMessage: description,
+      errorCode: c,
+      errorMessage: d,
       rawBody: JSON.stringify(raw).slice(0, 4000),
     });
   }

@@ -13,7 +13,13 @@ export type DarajaErrorKind = 'not_sent' | 'rejected' | 'ambiguous';
 
 export interface DarajaErrorInit {
   kind: DarajaErrorKind;
+  /**
+   * Safe to show an API caller: built only from our own words and Daraja's `errorCode`,
+   * `errorMessage` and `requestId`, never from a connect error or a body that is not a Daraja answer.
+   */
   message: string;
+  /** For logs only: the transport's own words (connect errors), never shown to API callers. */
+  detail?: string | undefined;
   /** Daraja path called, e.g. `/mpesa/stkpush/v1/processrequest`. */
   endpoint?: string | undefined;
   httpStatus?: number | undefined;
@@ -34,6 +40,7 @@ export class DarajaError extends MalipoError {
   readonly errorMessage: string | undefined;
   readonly requestId: string | undefined;
   readonly rawBody: string | undefined;
+  readonly detail: string | undefined;
   readonly transient: boolean;
 
   constructor(init: DarajaErrorInit) {
@@ -59,6 +66,7 @@ export class DarajaError extends MalipoError {
     this.errorMessage = init.errorMessage;
     this.requestId = init.requestId;
     this.rawBody = init.rawBody;
+    this.detail = init.detail;
     this.transient = transient;
   }
 
@@ -119,8 +127,16 @@ export interface ErrorBodyInfo {
 }
 
 const MAX_RAW = 4000;
-const str = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+/** Daraja's fields reach API callers: one line, printable, bounded. */
+const MAX_FIELD = 300;
+export const cleanField = (v: unknown): string | undefined => {
+  const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+  if (s === undefined) return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return clean.length > MAX_FIELD ? `${clean.slice(0, MAX_FIELD)}…` : clean;
+};
+const str = cleanField;
 
 /**
  * Reads any error body defensively (daraja.md §1.3): the usual `{requestId, errorCode, errorMessage}`
@@ -187,9 +203,11 @@ export function errorFromResponse(endpoint: string, httpStatus: number, text: st
   const info = readErrorBody(text);
   const transient = isTransientAnswer(httpStatus, info.errorCode, info.errorMessage);
   const definitive = httpStatus < 500 || httpStatus === 503 || info.recognised;
-  const what = info.errorCode
-    ? `${info.errorCode} ${info.errorMessage ?? ''}`.trim()
-    : `HTTP ${httpStatus}${info.rawBody ? ` (${info.rawBody.slice(0, 80).replace(/\s+/g, ' ')})` : ' (empty body)'}`;
+  // the body is quoted only through Daraja's own fields: an HTML page or another host's text never is
+  const what =
+    info.errorCode || info.errorMessage
+      ? `${info.errorCode ?? ''} ${info.errorMessage ?? ''}`.trim()
+      : `HTTP ${httpStatus} ${info.rawBody ? 'with a body that is not a Daraja answer' : '(empty body)'}`;
   return new DarajaError({
     kind: definitive ? 'rejected' : 'ambiguous',
     message: `Daraja ${endpoint} answered ${what}`,

@@ -3,9 +3,23 @@
  * "never connected" (safe to retry) from "sent, then lost" (ambiguous) and enforce a separate
  * connect timeout. An injected `fetch` also works; then a connect timeout cannot be observed and
  * errors are classified from their codes.
+ *
+ * With a `guard`, every request first passes the outbound SSRF guard (src/webhooks/ssrf.ts) and the
+ * connection is pinned to the address the guard approved, so a channel's base URL cannot be turned
+ * to a private or metadata address by DNS after it was saved. A refusal is the guard's
+ * VALIDATION_ERROR (nothing was sent); a name that does not resolve is a not-sent TransportError.
  */
 import http from 'node:http';
 import https from 'node:https';
+import {
+  CHANNEL_BASE_URL_TARGET,
+  type CheckedTarget,
+  isUnresolvedRefusal,
+  pinnedLookup,
+  type Resolver,
+  resolveWebhookTarget,
+  type WebhookMode,
+} from '../webhooks/ssrf';
 
 export interface TransportRequest {
   url: string;
@@ -39,6 +53,39 @@ export class TransportError extends Error {
 
 export type Transport = (req: TransportRequest) => Promise<TransportResponse>;
 
+/** The outbound guard's settings: `production` refuses http, loopback and private addresses. */
+export interface OutboundGuard {
+  mode: WebhookMode;
+  /** DNS; injected in tests, the system resolver otherwise. */
+  resolve?: Resolver | undefined;
+}
+
+/**
+ * Guarded connections get their own keep-alive pools: every socket in them was opened to an address
+ * the guard approved, so a reused socket never reaches an address that was not checked.
+ */
+const GUARDED_AGENTS = {
+  http: new http.Agent({ keepAlive: true }),
+  https: new https.Agent({ keepAlive: true }),
+};
+
+/** Runs the guard on a request URL: the approved address, or a refusal / a not-sent DNS failure. */
+async function guardTarget(url: string, guard: OutboundGuard): Promise<CheckedTarget> {
+  try {
+    return await resolveWebhookTarget(url, {
+      mode: guard.mode,
+      resolve: guard.resolve,
+      // the request URL carries the endpoint's query (OAuth); the base URL's shape was checked on save
+      target: { ...CHANNEL_BASE_URL_TARGET, allowQueryAndFragment: true },
+    });
+  } catch (err) {
+    if (isUnresolvedRefusal(err)) {
+      throw new TransportError('the host does not resolve', false, 'ENOTFOUND', { cause: err });
+    }
+    throw err;
+  }
+}
+
 const MAX_BODY = 1024 * 1024;
 
 /** Error codes that prove the request never left (name resolution, refused, unreachable, connect timeout, TLS). */
@@ -68,11 +115,18 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** The default transport: node:http(s) with a connect timeout and a total timeout. */
-export function nodeTransport(timeouts: TransportTimeouts): Transport {
-  return (req) =>
+export function nodeTransport(timeouts: TransportTimeouts, guard?: OutboundGuard): Transport {
+  const send = sendOverNode(timeouts);
+  if (!guard) return (req) => send(req, undefined);
+  return async (req) => send(req, await guardTarget(req.url, guard));
+}
+
+function sendOverNode(timeouts: TransportTimeouts) {
+  return (req: TransportRequest, pinned: CheckedTarget | undefined) =>
     new Promise<TransportResponse>((resolve, reject) => {
       const url = new URL(req.url);
-      const mod = url.protocol === 'https:' ? https : http;
+      const isHttps = url.protocol === 'https:';
+      const mod = isHttps ? https : http;
       let connected = false;
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
@@ -84,7 +138,13 @@ export function nodeTransport(timeouts: TransportTimeouts): Transport {
         const sent = connected && !(code !== undefined && NOT_SENT_CODES.has(code));
         reject(new TransportError(message, sent, code, { cause }));
       };
-      const r = mod.request(url, { method: req.method, headers: req.headers });
+      const r = mod.request(url, {
+        method: req.method,
+        headers: req.headers,
+        ...(pinned
+          ? { lookup: pinnedLookup(pinned), agent: isHttps ? GUARDED_AGENTS.https : GUARDED_AGENTS.http }
+          : {}),
+      });
       const totalTimer = setTimeout(() => {
         fail(`no answer within ${timeouts.timeoutMs} ms`, connected ? 'TIMEOUT' : 'CONNECT_TIMEOUT');
         r.destroy();
@@ -127,9 +187,17 @@ export function nodeTransport(timeouts: TransportTimeouts): Transport {
     });
 }
 
-/** A transport over an injected `fetch`. Only the total timeout is enforced. */
-export function fetchTransport(fetchImpl: typeof fetch, timeouts: TransportTimeouts): Transport {
+/**
+ * A transport over an injected `fetch`. Only the total timeout is enforced. A guard checks each URL
+ * but cannot pin the address (fetch resolves again): injected fetches are for tests.
+ */
+export function fetchTransport(
+  fetchImpl: typeof fetch,
+  timeouts: TransportTimeouts,
+  guard?: OutboundGuard,
+): Transport {
   return async (req) => {
+    if (guard) await guardTarget(req.url, guard);
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), timeouts.timeoutMs);
     try {

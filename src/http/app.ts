@@ -70,7 +70,7 @@ export interface AppDeps {
   payouts: PayoutService;
   /** Mints and checks the tokens in Daraja callback URLs. */
   callbackSecret: string;
-  /** DNS for the webhook SSRF guard (tests inject one); the system resolver by default. */
+  /** DNS for the outbound SSRF guard (webhook URLs, channel base URLs; tests inject one); the system resolver by default. */
   webhookResolver?: Resolver | undefined;
   /** Webhook endpoints, events and deliveries; the SSRF guard for saved URLs. */
   webhooks: WebhookRepository;

@@ -2,11 +2,11 @@
  * Dynamic QR codes (daraja.md §8.6): a synchronous Daraja call, so no workflow. The credit party
  * (CPI) is the channel's till number for buy goods and its shortcode for paybill.
  */
-import { DarajaClient, DarajaError, TokenCache } from '../daraja';
+import { DarajaError, TokenCache } from '../daraja';
 import { type QrKind, SAFE_TEXT } from '../daraja/transformers';
 import type { Db } from '../db';
 import { MalipoError } from '../domain/errors';
-import { resolveChannel } from '../platform/channels';
+import { type ChannelUrlPolicy, channelDarajaClient, resolveChannel } from '../platform/channels';
 import { findMerchant } from '../platform/merchants';
 import type { AuthContext } from '../platform/scopes';
 import type { SecretBox } from '../platform/secret-box';
@@ -42,6 +42,8 @@ export interface QrDeps {
   darajaTimeoutMs?: number | undefined;
   tokenCache?: TokenCache | undefined;
   fetch?: typeof fetch | undefined;
+  /** Where channel base URLs may point; every connection passes the outbound guard. */
+  channelPolicy: ChannelUrlPolicy;
 }
 
 export const MERCHANT_NAME_MAX = 100;
@@ -78,13 +80,10 @@ export async function generateQrCode(deps: QrDeps, auth: AuthContext, req: QrReq
   const merchantName =
     req.merchantName ?? safeMerchantName((await findMerchant(deps.db, auth.merchantId))?.name ?? '');
 
-  const client = new DarajaClient({
-    baseUrl: c.baseUrl,
-    consumerKey: c.consumerKey,
-    consumerSecret: c.consumerSecret,
+  const client = channelDarajaClient(c, deps.channelPolicy, {
     tokenCache: deps.tokenCache ?? apiTokenCache,
-    ...(deps.darajaTimeoutMs ? { timeoutMs: deps.darajaTimeoutMs } : {}),
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    timeoutMs: deps.darajaTimeoutMs,
+    fetch: deps.fetch,
   });
   try {
     const qr = await client.generateQr({
@@ -107,6 +106,7 @@ export async function generateQrCode(deps: QrDeps, auth: AuthContext, req: QrReq
   } catch (err) {
     if (err instanceof DarajaError) {
       const code = err.errorCode ?? (err.httpStatus ? String(err.httpStatus) : err.kind);
+      // DarajaError.message is safe to show: Daraja's own fields or our words, never a connect error
       const message = err.errorMessage ?? err.message;
       throw new MalipoError('UPSTREAM_ERROR', `Daraja could not generate the QR code: ${message}`, {
         details: [{ path: 'daraja', message, code }],

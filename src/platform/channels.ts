@@ -2,8 +2,15 @@
  * Channels: a merchant's Daraja shortcode with its credentials. Passkey, consumer key/secret and initiator
  * password are sealed with the secret box before they reach the database and are only ever shown masked.
  * A channel's environment decides which keys may use it (see keyEnvironmentFor).
+ *
+ * Base URLs (where the sealed credentials are sent) follow ChannelUrlPolicy, checked when saved and again
+ * whenever a client is built for the channel (channelDarajaClient), with every connection guarded and
+ * pinned by the outbound SSRF guard. A new base URL needs the channel's secrets in the same request, so
+ * `channels:write` alone cannot send the stored secrets to another host.
  */
 import { type Selectable, sql } from 'kysely';
+import type { Config } from '../config';
+import { DarajaClient, type TokenCache } from '../daraja/client';
 import type { Db } from '../db';
 import type { ChannelsTable } from '../db/schema';
 import { MalipoError, notFound } from '../domain/errors';
@@ -11,6 +18,13 @@ import { newId } from '../domain/ids';
 import { type Actor, appendAudit } from './audit';
 import { type AuthContext, type ChannelEnvironment, type KeyEnvironment, keyEnvironmentFor } from './scopes';
 import { maskSecret, type SecretBox } from './secret-box';
+import {
+  assertWebhookUrlAllowed,
+  CHANNEL_BASE_URL_TARGET,
+  checkWebhookUrlSyntax,
+  normalHost,
+  type Resolver,
+} from '../webhooks/ssrf';
 
 export type ChannelType = 'paybill' | 'till';
 type ChannelRow = Selectable<ChannelsTable>;
@@ -21,6 +35,93 @@ export const DEFAULT_BASE_URLS: Record<ChannelEnvironment, string | null> = {
   'safaricom-sandbox': 'https://sandbox.safaricom.co.ke',
   production: 'https://api.safaricom.co.ke',
 };
+
+/**
+ * Where base URLs may point. `production` mode: https only, no loopback/private/metadata addresses
+ * (the outbound SSRF guard), and no simulator channels. Production and safaricom-sandbox channels may
+ * only name Safaricom's host of their environment, or a host the operator allows
+ * (MALIPO_DARAJA_ALLOWED_HOSTS).
+ */
+export interface ChannelUrlPolicy {
+  mode: 'development' | 'production';
+  /** Lower-case host names beyond Safaricom's own. */
+  allowedHosts: readonly string[];
+  /** DNS for the guard; injected in tests, the system resolver otherwise. */
+  resolve?: Resolver | undefined;
+}
+
+export function channelUrlPolicy(
+  config: Pick<Config, 'isProduction' | 'MALIPO_DARAJA_ALLOWED_HOSTS'>,
+  resolve?: Resolver | undefined,
+): ChannelUrlPolicy {
+  return {
+    mode: config.isProduction ? 'production' : 'development',
+    allowedHosts: config.MALIPO_DARAJA_ALLOWED_HOSTS,
+    ...(resolve ? { resolve } : {}),
+  };
+}
+
+/** For code that runs only in development mode (`malipo dev` bootstrap, tests of the simulator). */
+export const DEVELOPMENT_CHANNEL_POLICY: ChannelUrlPolicy = { mode: 'development', allowedHosts: [] };
+
+const urlRefused = (reason: string, code = 'url_not_allowed'): MalipoError =>
+  new MalipoError('VALIDATION_ERROR', `The channel base URL is not allowed: ${reason}`, {
+    details: [{ path: 'baseUrl', message: reason, code }],
+  });
+
+/** A simulator channel is for development: production mode refuses to create, change or call one. */
+function assertEnvironmentAllowed(environment: ChannelEnvironment, policy: ChannelUrlPolicy): void {
+  if (environment === 'simulator' && policy.mode === 'production') {
+    throw new MalipoError('VALIDATION_ERROR', 'Simulator channels are not available in production mode', {
+      details: [
+        { path: 'environment', message: 'not allowed in production mode', code: 'simulator_in_production' },
+      ],
+    });
+  }
+}
+
+/**
+ * The checks that need no DNS: the environment, the guard's syntax rules (scheme, credentials, no query
+ * or fragment, literal addresses) and the allowed hosts. Returns the parsed URL.
+ */
+export function checkChannelBaseUrl(
+  environment: ChannelEnvironment,
+  baseUrl: string,
+  policy: ChannelUrlPolicy,
+): URL {
+  assertEnvironmentAllowed(environment, policy);
+  const url = checkWebhookUrlSyntax(baseUrl, policy.mode, CHANNEL_BASE_URL_TARGET);
+  const safaricom = DEFAULT_BASE_URLS[environment];
+  if (safaricom === null) return url; // simulator: any host the guard allows
+  const host = normalHost(url);
+  const own = new URL(safaricom).hostname;
+  if (host === own) {
+    // Safaricom's host is called with the consumer secret: never in clear
+    if (url.protocol !== 'https:') throw urlRefused(`${own} must be called over https`);
+    return url;
+  }
+  if (!policy.allowedHosts.includes(host)) {
+    throw urlRefused(
+      `a ${environment} channel may only call ${own} (an operator can allow other hosts with MALIPO_DARAJA_ALLOWED_HOSTS), not ${host}`,
+      'host_not_allowed',
+    );
+  }
+  return url;
+}
+
+/** The check when a base URL is saved: checkChannelBaseUrl, then DNS (as for webhook URLs). */
+export async function assertChannelBaseUrlAllowed(
+  environment: ChannelEnvironment,
+  baseUrl: string,
+  policy: ChannelUrlPolicy,
+): Promise<void> {
+  checkChannelBaseUrl(environment, baseUrl, policy);
+  await assertWebhookUrlAllowed(baseUrl, {
+    mode: policy.mode,
+    resolve: policy.resolve,
+    target: CHANNEL_BASE_URL_TARGET,
+  });
+}
 
 /**
  * Tables whose rows may point at a channel (`channel_id`). A referenced channel is disabled, never
@@ -194,7 +295,9 @@ export async function createChannel(
   merchantId: string,
   input: ChannelInput,
   by: Actor,
+  policy: ChannelUrlPolicy,
 ): Promise<PublicChannel> {
+  assertEnvironmentAllowed(input.environment, policy);
   checkShape({
     type: input.type,
     tillNumber: input.tillNumber ?? null,
@@ -203,6 +306,7 @@ export async function createChannel(
     initiatorName: input.initiatorName ?? null,
     initiatorPassword: Boolean(input.initiatorPassword),
   });
+  if (input.baseUrl) await assertChannelBaseUrlAllowed(input.environment, input.baseUrl, policy);
   const mode = keyEnvironmentFor(input.environment);
   return db.transaction().execute(async (trx) => {
     const merchant = await trx
@@ -290,6 +394,39 @@ export async function listChannels(
   return rows.map((r) => publicChannel(r, box));
 }
 
+/** The secrets a patch must carry when it moves the channel to another base URL. */
+function missingSecrets(row: ChannelRow, patch: ChannelPatch): string[] {
+  const missing: string[] = (['passkey', 'consumerKey', 'consumerSecret'] as const).filter((k) => !patch[k]);
+  // an initiator password the channel keeps must be re-entered too (or removed with null)
+  const keepsInitiator = patch.initiatorPassword === undefined && row.initiator_password_enc !== null;
+  if (keepsInitiator) missing.push('initiatorPassword');
+  return missing;
+}
+
+function assertSecretsForNewBaseUrl(row: ChannelRow, patch: ChannelPatch): void {
+  if (patch.baseUrl === undefined) return;
+  const nextBase = patch.baseUrl ?? DEFAULT_BASE_URLS[row.environment] ?? '';
+  const missing = nextBase === effectiveBaseUrl(row) ? [] : missingSecrets(row, patch);
+  if (missing.length === 0) return;
+  throw new MalipoError(
+    'VALIDATION_ERROR',
+    `Changing a channel’s baseUrl needs its secrets in the same request: ${missing.join(', ')}`,
+    {
+      details: missing.map((path) => ({
+        path,
+        message: 'required when baseUrl changes',
+        code: 'secret_required',
+      })),
+    },
+  );
+}
+
+/**
+ * Applies a patch. A new base URL must pass ChannelUrlPolicy and must come with every secret the
+ * channel holds (passkey, consumer key and secret, and the initiator password if it has one): the
+ * stored secrets are never sent to a host that the caller has not proved to know them for. In
+ * production mode a simulator channel can only be disabled.
+ */
 export async function updateChannel(
   db: Db,
   box: SecretBox,
@@ -297,10 +434,21 @@ export async function updateChannel(
   channelId: string,
   patch: ChannelPatch,
   by: Actor & { keyEnvironment?: KeyEnvironment | undefined },
+  policy: ChannelUrlPolicy,
 ): Promise<PublicChannel> {
+  const current = await channelRow(db, merchantId, channelId);
+  if (by.keyEnvironment) assertChannelEnvironment(by.keyEnvironment, current.environment);
+  const onlyDisables = Object.entries(patch).every(
+    ([k, v]) => v === undefined || (k === 'status' && v === 'disabled') || (k === 'isDefault' && v === false),
+  );
+  if (!onlyDisables) assertEnvironmentAllowed(current.environment, policy);
+  // before any DNS lookup of the new host
+  assertSecretsForNewBaseUrl(current, patch);
+  if (patch.baseUrl) await assertChannelBaseUrlAllowed(current.environment, patch.baseUrl, policy);
   return db.transaction().execute(async (trx) => {
     const row = await channelRow(trx, merchantId, channelId);
     if (by.keyEnvironment) assertChannelEnvironment(by.keyEnvironment, row.environment);
+    assertSecretsForNewBaseUrl(row, patch); // again, on the row this transaction changes
     const next = {
       type: patch.type ?? row.type,
       tillNumber: patch.tillNumber !== undefined ? patch.tillNumber : row.till_number,
@@ -401,6 +549,32 @@ export interface ResolvedChannel {
  * environment. Unknown or another merchant's channel → 404; a channel the key's environment may not use
  * → 403 FORBIDDEN; a disabled channel → 409 CONFLICT.
  */
+/**
+ * The one way to build a Daraja client for a channel: the base URL is checked against the policy again
+ * (it may predate a rule or a config change), and every connection passes the outbound guard, pinned
+ * to the address the guard approved. A refusal is VALIDATION_ERROR on `baseUrl`; nothing is sent.
+ */
+export function channelDarajaClient(
+  c: Pick<ChannelCredentials, 'environment' | 'baseUrl' | 'consumerKey' | 'consumerSecret'>,
+  policy: ChannelUrlPolicy,
+  opts: {
+    tokenCache?: TokenCache | undefined;
+    timeoutMs?: number | undefined;
+    fetch?: typeof fetch | undefined;
+  } = {},
+): DarajaClient {
+  checkChannelBaseUrl(c.environment, c.baseUrl, policy);
+  return new DarajaClient({
+    baseUrl: c.baseUrl,
+    consumerKey: c.consumerKey,
+    consumerSecret: c.consumerSecret,
+    guard: { mode: policy.mode, resolve: policy.resolve },
+    ...(opts.tokenCache ? { tokenCache: opts.tokenCache } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+}
+
 export async function resolveChannel(
   db: Db,
   box: SecretBox,

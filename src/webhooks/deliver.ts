@@ -8,11 +8,16 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { MalipoError } from '../domain/errors';
 import { RETRY_AFTER_STATUSES } from '../domain/webhook-schedule';
 import { parseRetryAfter } from './schedule';
-import { type CheckedTarget, type Resolver, resolveWebhookTarget, type WebhookMode } from './ssrf';
+import {
+  type CheckedTarget,
+  pinnedLookup,
+  type Resolver,
+  resolveWebhookTarget,
+  type WebhookMode,
+} from './ssrf';
 
 export const DELIVERY_TIMEOUT_MS = 15_000;
 export const RESPONSE_SNIPPET_BYTES = 1024;
@@ -43,14 +48,6 @@ export interface DeliveryResult {
   retryAfterSeconds?: number;
   /** The SSRF guard refused the URL at this delivery; nothing was sent. */
   refused?: boolean;
-}
-
-/** A `lookup` that answers every query with the address the guard approved. */
-function pinnedLookup(target: CheckedTarget): LookupFunction {
-  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, [{ address: target.address, family: target.family }]);
-    else callback(null, target.address, target.family);
-  }) as unknown as LookupFunction;
 }
 
 export async function deliverOnce(req: DeliveryRequest): Promise<DeliveryResult> {

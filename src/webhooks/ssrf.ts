@@ -1,8 +1,9 @@
 /**
- * The SSRF guard for webhook URLs. A URL is checked when it is saved and again at every delivery,
- * after DNS resolution: `resolveWebhookTarget` returns the exact address it approved and the
- * delivery connects to that address (deliver.ts pins it with the request's `lookup`), so a name
- * that re-resolves to 127.0.0.1 between the check and the connect (DNS rebinding) is never reached.
+ * The outbound SSRF guard, shared by webhook URLs and channel (Daraja) base URLs. A URL is checked
+ * when it is saved and again at every connection, after DNS resolution: `resolveWebhookTarget`
+ * returns the exact address it approved and the caller connects to that address (`pinnedLookup`
+ * answers the socket's DNS query with it), so a name that re-resolves to 127.0.0.1 between the
+ * check and the connect (DNS rebinding) is never reached.
  *
  * Production mode: https only; a host that is, or resolves to, a private, loopback, link-local,
  * unique-local, CGNAT, unspecified, multicast, reserved or cloud-metadata address is refused, also
@@ -10,7 +11,7 @@
  * allowed (a receiver on your laptop); the rest is refused as in production.
  */
 import dns from 'node:dns';
-import net from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 import { MalipoError } from '../domain/errors';
 
 export type WebhookMode = 'development' | 'production';
@@ -28,9 +29,32 @@ export const systemResolver: Resolver = async (hostname) => {
   return list.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
 
+/** What kind of URL is checked: names it in refusals, and says whether a query/fragment may be part of it. */
+export interface OutboundTarget {
+  /** Starts each refusal message, e.g. "The webhook URL". */
+  label: string;
+  /** The request field a refusal names in `details`. */
+  path: string;
+  /** A webhook URL may carry a query; a base URL that paths are appended to may not. */
+  allowQueryAndFragment: boolean;
+}
+
+export const WEBHOOK_TARGET: OutboundTarget = {
+  label: 'The webhook URL',
+  path: 'url',
+  allowQueryAndFragment: true,
+};
+export const CHANNEL_BASE_URL_TARGET: OutboundTarget = {
+  label: 'The channel base URL',
+  path: 'baseUrl',
+  allowQueryAndFragment: false,
+};
+
 export interface SsrfOptions {
   mode: WebhookMode;
-  resolve?: Resolver;
+  resolve?: Resolver | undefined;
+  /** Default WEBHOOK_TARGET. */
+  target?: OutboundTarget | undefined;
 }
 
 /** A URL that passed the guard, with the one address a delivery may connect to. */
@@ -42,10 +66,33 @@ export interface CheckedTarget {
   family: 4 | 6;
 }
 
-const refuse = (reason: string): MalipoError =>
-  new MalipoError('VALIDATION_ERROR', `The webhook URL is not allowed: ${reason}`, {
-    details: [{ path: 'url', message: reason, code: 'url_not_allowed' }],
+/** `details` code of a refusal because the host does not resolve (a DNS failure may be passing). */
+export const URL_UNRESOLVED = 'url_unresolved';
+
+const refuse = (
+  reason: string,
+  target: OutboundTarget = WEBHOOK_TARGET,
+  code = 'url_not_allowed',
+): MalipoError =>
+  new MalipoError('VALIDATION_ERROR', `${target.label} is not allowed: ${reason}`, {
+    details: [{ path: target.path, message: reason, code }],
   });
+
+/** True for the guard's refusal because a name did not resolve (not because of what it resolved to). */
+export function isUnresolvedRefusal(err: unknown): boolean {
+  return (
+    err instanceof MalipoError &&
+    (err.details?.[0] as { code?: unknown } | undefined)?.code === URL_UNRESOLVED
+  );
+}
+
+/** A `lookup` that answers every query with the address the guard approved (DNS pinning). */
+export function pinnedLookup(target: Pick<CheckedTarget, 'address' | 'family'>): LookupFunction {
+  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options?.all) callback(null, [{ address: target.address, family: target.family }]);
+    else callback(null, target.address, target.family);
+  }) as unknown as LookupFunction;
+}
 
 type Range = [cidr: string, bits: number, label: string];
 
@@ -151,31 +198,48 @@ export function addressRefusal(address: string, allowLoopback: boolean): string 
 
 const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data']);
 
-/** Checks what can be checked without DNS: scheme, credentials, host names. Returns the parsed URL. */
-export function checkWebhookUrlSyntax(raw: string, mode: WebhookMode): URL {
+/** A URL's host as compared: lower case, without IPv6 brackets or a trailing dot. */
+export function normalHost(url: URL): string {
+  return url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+}
+
+/**
+ * Checks what can be checked without DNS: scheme, credentials, host names (and, for a base URL, no
+ * query or fragment). Returns the parsed URL.
+ */
+export function checkWebhookUrlSyntax(
+  raw: string,
+  mode: WebhookMode,
+  target: OutboundTarget = WEBHOOK_TARGET,
+): URL {
+  const no = (reason: string) => refuse(reason, target);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw refuse('not a valid absolute URL');
+    throw no('not a valid absolute URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw refuse(`the scheme must be https${mode === 'development' ? ' or http' : ''}, not ${url.protocol}`);
+    throw no(`the scheme must be https${mode === 'development' ? ' or http' : ''}, not ${url.protocol}`);
   }
-  if (mode === 'production' && url.protocol !== 'https:') throw refuse('production mode requires https');
-  if (url.username !== '' || url.password !== '') throw refuse('credentials in the URL are not allowed');
-  const host = url.hostname
-    .replace(/^\[|\]$/g, '')
-    .replace(/\.$/, '')
-    .toLowerCase();
-  if (host === '') throw refuse('the URL has no host');
-  if (METADATA_NAMES.has(host)) throw refuse(`cloud metadata host ${host}`);
+  if (mode === 'production' && url.protocol !== 'https:') throw no('production mode requires https');
+  if (url.username !== '' || url.password !== '') throw no('credentials in the URL are not allowed');
+  if (!target.allowQueryAndFragment) {
+    if (url.search !== '' || raw.includes('?')) throw no('a query is not allowed');
+    if (url.hash !== '' || raw.includes('#')) throw no('a fragment is not allowed');
+  }
+  const host = normalHost(url);
+  if (host === '') throw no('the URL has no host');
+  if (METADATA_NAMES.has(host)) throw no(`cloud metadata host ${host}`);
   if (mode === 'production' && (host === 'localhost' || host.endsWith('.localhost'))) {
-    throw refuse(`loopback host ${host}`);
+    throw no(`loopback host ${host}`);
   }
   if (net.isIP(host)) {
     const reason = addressRefusal(host, mode === 'development');
-    if (reason) throw refuse(reason);
+    if (reason) throw no(reason);
   }
   return url;
 }
@@ -186,7 +250,8 @@ export function checkWebhookUrlSyntax(raw: string, mode: WebhookMode): URL {
  * returned for the connection.
  */
 export async function resolveWebhookTarget(raw: string, opts: SsrfOptions): Promise<CheckedTarget> {
-  const url = checkWebhookUrlSyntax(raw, opts.mode);
+  const target = opts.target ?? WEBHOOK_TARGET;
+  const url = checkWebhookUrlSyntax(raw, opts.mode, target);
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
   const allowLoopback = opts.mode === 'development';
   let addresses: ResolvedAddress[];
@@ -196,14 +261,15 @@ export async function resolveWebhookTarget(raw: string, opts: SsrfOptions): Prom
   } else {
     try {
       addresses = await (opts.resolve ?? systemResolver)(hostname);
-    } catch (err) {
-      throw refuse(`the host ${hostname} does not resolve (${(err as Error).message})`);
+    } catch {
+      // the resolver's own words stay out: they may reach an API caller
+      addresses = [];
     }
-    if (addresses.length === 0) throw refuse(`the host ${hostname} does not resolve`);
+    if (addresses.length === 0) throw refuse(`the host ${hostname} does not resolve`, target, URL_UNRESOLVED);
   }
   for (const a of addresses) {
     const reason = addressRefusal(a.address, allowLoopback);
-    if (reason) throw refuse(`${hostname} resolves to a ${reason}`);
+    if (reason) throw refuse(`${hostname} resolves to a ${reason}`, target);
   }
   const first = addresses[0]!;
   return { url, hostname, address: first.address, family: first.family };
@@ -215,7 +281,8 @@ export async function resolveWebhookTarget(raw: string, opts: SsrfOptions): Prom
  */
 export async function assertWebhookUrlAllowed(raw: string, opts: SsrfOptions): Promise<URL> {
   if (opts.mode === 'development') {
-    const url = checkWebhookUrlSyntax(raw, opts.mode);
+    const target = opts.target ?? WEBHOOK_TARGET;
+    const url = checkWebhookUrlSyntax(raw, opts.mode, target);
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
     if (net.isIP(hostname) !== 0) return url;
     let addresses: ResolvedAddress[] = [];
@@ -226,7 +293,7 @@ export async function assertWebhookUrlAllowed(raw: string, opts: SsrfOptions): P
     }
     for (const a of addresses) {
       const reason = addressRefusal(a.address, true);
-      if (reason) throw refuse(`${hostname} resolves to a ${reason}`);
+      if (reason) throw refuse(`${hostname} resolves to a ${reason}`, target);
     }
     return url;
   }

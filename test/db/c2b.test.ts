@@ -16,7 +16,7 @@ import type { DatabaseHandle } from '../../src/db';
 import { type C2bNotification, parseC2bNotification } from '../../src/daraja/transformers';
 import { LinkRepository } from '../../src/links/links';
 import { toPaymentView } from '../../src/payments/repository';
-import { createChannel } from '../../src/platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { createMerchant } from '../../src/platform/merchants';
 import { createLogger } from '../../src/logger';
 import { SecretBox } from '../../src/platform/secret-box';
@@ -66,6 +66,7 @@ for (const target of testDatabases()) {
         m.id,
         { ...CHANNEL_DEFAULTS, shortcode: '600984' },
         ACTOR,
+        DEVELOPMENT_CHANNEL_POLICY,
       );
       channel = (await repo.channel(ch.id))!;
     });

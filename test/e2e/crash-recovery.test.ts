@@ -21,7 +21,7 @@ import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { PaymentService } from '../../src/payments/service';
 import { stkConfigFrom } from '../../src/payments/settings';
-import { createChannel } from '../../src/platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { createApiKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../../src/platform/secret-box';
@@ -91,7 +91,14 @@ async function request(
 async function newMerchant(name: string, box: SecretBox) {
   const actor = { actor: 'crash-test' };
   const m = await createMerchant(dbh.db, { name }, actor);
-  await createChannel(dbh.db, box, m.id, simulatorChannelInput(`${sandbox.url}/sandbox/daraja`), actor);
+  await createChannel(
+    dbh.db,
+    box,
+    m.id,
+    simulatorChannelInput(`${sandbox.url}/sandbox/daraja`),
+    actor,
+    DEVELOPMENT_CHANNEL_POLICY,
+  );
   const k = await createApiKey(dbh.db, box, { merchantId: m.id, environment: 'test', scopes: ['*'] }, actor);
   return { id: m.id, key: k.key };
 }

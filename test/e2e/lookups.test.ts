@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { simulatorChannelInput } from '../../src/admin/dev-bootstrap';
 import { lookupResultPath } from '../../src/lookups/hook';
 import { stkCallbackPath } from '../../src/payments/callback-token';
-import { createChannel } from '../../src/platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { expectEnvelope } from '../helpers/http';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -102,6 +102,7 @@ async function channel(over: Record<string, unknown> = {}): Promise<string> {
     s.merchantId,
     { ...simulatorChannelInput(`${s.url}/sandbox/daraja`), isDefault: false, name: 'extra', ...over },
     { actor: 'e2e' },
+    DEVELOPMENT_CHANNEL_POLICY,
   );
   return ch.id;
 }

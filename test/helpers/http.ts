@@ -17,7 +17,12 @@ import { type DatabaseHandle, openDatabase } from '../../src/db';
 import { type AppInput, createApp } from '../../src/http/app';
 import type { RouteDef } from '../../src/http/route';
 import { createLogger, type Logger } from '../../src/logger';
-import { type ChannelInput, createChannel, type PublicChannel } from '../../src/platform/channels';
+import {
+  type ChannelInput,
+  channelUrlPolicy,
+  createChannel,
+  type PublicChannel,
+} from '../../src/platform/channels';
 import { createApiKey, type IssuedKey, revokeApiKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import type { KeyEnvironment, Scope } from '../../src/platform/scopes';
@@ -159,7 +164,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       );
     },
     channel(merchantId, input = {}) {
-      return createChannel(db, secretBox, merchantId, { ...CHANNEL_DEFAULTS, ...input }, cli);
+      const policy = channelUrlPolicy(config, deps.webhookResolver);
+      return createChannel(db, secretBox, merchantId, { ...CHANNEL_DEFAULTS, ...input }, cli, policy);
     },
     async close() {
       server.closeAllConnections();

@@ -28,7 +28,7 @@ import { PaymentService } from '../../src/payments/service';
 import { PayoutService } from '../../src/payouts/service';
 import type { PayoutConfig } from '../../src/domain/payout';
 import { stkConfigFrom } from '../../src/payments/settings';
-import { createChannel } from '../../src/platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { createApiKey, type IssuedKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import type { Scope } from '../../src/platform/scopes';
@@ -292,6 +292,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         m.id,
         simulatorChannelInput(`${url}/sandbox/daraja`),
         ACTOR,
+        DEVELOPMENT_CHANNEL_POLICY,
       );
       const k = await createApiKey(
         db,

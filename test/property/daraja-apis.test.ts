@@ -34,7 +34,7 @@ import { encodeCursor } from '../../src/db/paging';
 import { withoutNul } from '../../src/payments/repository';
 import { payoutCallbackPath } from '../../src/payouts/callback-paths';
 import { PayoutService } from '../../src/payouts/service';
-import { createChannel } from '../../src/platform/channels';
+import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { createApiKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import { SecretBox } from '../../src/platform/secret-box';
@@ -160,6 +160,7 @@ before(async () => {
       isDefault: true,
     },
     cli,
+    DEVELOPMENT_CHANNEL_POLICY,
   );
   channelId = ch.id;
 });

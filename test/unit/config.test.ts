@@ -181,6 +181,23 @@ describe('config', () => {
       }
     });
   });
+
+  describe('Daraja allowed hosts', () => {
+    it('is empty by default; a comma-separated list becomes lower-case host names', () => {
+      assert.deepEqual(loadConfig({}).MALIPO_DARAJA_ALLOWED_HOSTS, []);
+      assert.deepEqual(
+        loadConfig({ MALIPO_DARAJA_ALLOWED_HOSTS: ' Proxy.Example.com., daraja-egress.internal ,' })
+          .MALIPO_DARAJA_ALLOWED_HOSTS,
+        ['proxy.example.com', 'daraja-egress.internal'],
+      );
+    });
+
+    it('rejects an entry with a scheme, port or path, naming the key', () => {
+      for (const v of ['https://proxy.example.com', 'proxy.example.com:8443', 'proxy.example.com/daraja']) {
+        assert.match(problemOf({ MALIPO_DARAJA_ALLOWED_HOSTS: v }), /^MALIPO_DARAJA_ALLOWED_HOSTS\.0: /, v);
+      }
+    });
+  });
 });
 
 describe('MALIPO_TRUST_PROXY', () => {

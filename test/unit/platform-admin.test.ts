@@ -22,6 +22,7 @@ import { DEV_CREDENTIALS_FILE, ensureDevCredentials } from '../../src/admin/dev-
 import { buildCli } from '../../src/cli';
 import { type DatabaseHandle, openDatabase } from '../../src/db';
 import { MalipoError } from '../../src/domain/errors';
+import { DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { findActiveKey } from '../../src/platform/keys';
 import { SecretBox } from '../../src/platform/secret-box';
 
@@ -31,7 +32,11 @@ describe('malipo admin', () => {
 
   before(async () => {
     handle = await openDatabase({});
-    ctx = { db: handle.db, secretBox: new SecretBox(crypto.randomBytes(32)) };
+    ctx = {
+      db: handle.db,
+      secretBox: new SecretBox(crypto.randomBytes(32)),
+      channelPolicy: DEVELOPMENT_CHANNEL_POLICY,
+    };
   });
   after(() => handle.close());
 

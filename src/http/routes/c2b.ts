@@ -19,6 +19,7 @@ import { LinkRepository } from '../../links/links';
 import { assertChannelEnvironment } from '../../platform/channels';
 import type { AppDeps } from '../app';
 import { defineRoute } from '../route';
+import { channelPolicyOf } from './channels';
 import { idParams, iso, Timestamp } from '../schemas';
 
 const ChannelParams = idParams('ch', 'ch_4kX9sQ2mT7vB1nR8pL3wYz');
@@ -108,6 +109,7 @@ export const registerC2bRoute = defineRoute({
         publicUrl: deps.config.publicUrl,
         callbackSecret: deps.callbackSecret,
         darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
+        channelPolicy: channelPolicyOf(deps),
       },
       auth,
       params.id,

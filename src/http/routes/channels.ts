@@ -1,11 +1,14 @@
 /**
  * /v1/channels: a merchant's Daraja shortcodes and credentials. Secrets go in, never come out (masked).
  * A key sees and manages only the channels its environment may use: `test` → simulator and
- * safaricom-sandbox, `live` → production.
+ * safaricom-sandbox, `live` → production. Where a base URL may point is ChannelUrlPolicy
+ * (src/platform/channels.ts), from the configuration.
  */
 import { z } from 'zod';
 import {
   assertChannelEnvironment,
+  type ChannelUrlPolicy,
+  channelUrlPolicy,
   createChannel,
   deleteChannel,
   getChannel,
@@ -14,6 +17,7 @@ import {
   updateChannel,
 } from '../../platform/channels';
 import { CHANNEL_ENVIRONMENTS } from '../../platform/scopes';
+import type { AppDeps } from '../app';
 import { defineRoute } from '../route';
 import { idParams, iso, listOf, Timestamp } from '../schemas';
 
@@ -57,7 +61,8 @@ export const CreateChannelSchema = z
     tillNumber: Digits.optional().meta({ description: 'Required when type is till.' }),
     environment: z.enum(CHANNEL_ENVIRONMENTS),
     baseUrl: HttpUrl.optional().meta({
-      description: 'Override of the Daraja base URL; required for simulator channels.',
+      description:
+        'Override of the Daraja base URL; required for simulator channels (refused in production mode). Production and sandbox channels accept only Safaricom’s host of their environment or a host in MALIPO_DARAJA_ALLOWED_HOSTS; every base URL passes the outbound SSRF guard.',
     }),
     isDefault: z
       .boolean()
@@ -77,7 +82,10 @@ export const UpdateChannelSchema = z
     type: z.enum(['paybill', 'till']).optional(),
     shortcode: Digits.optional(),
     tillNumber: Digits.nullable().optional(),
-    baseUrl: HttpUrl.nullable().optional(),
+    baseUrl: HttpUrl.nullable().optional().meta({
+      description:
+        'A new base URL (null: Safaricom’s default) needs every secret the channel holds in the same request: passkey, consumerKey, consumerSecret and, if set, initiatorPassword.',
+    }),
     isDefault: z.boolean().optional(),
     status: z.enum(['active', 'disabled']).optional(),
     passkey: SecretText.optional(),
@@ -86,9 +94,18 @@ export const UpdateChannelSchema = z
     initiatorName: z.string().min(1).max(100).nullable().optional(),
     initiatorPassword: SecretText.nullable().optional(),
   })
-  .meta({ id: 'UpdateChannel', description: 'Only the fields sent change. The environment cannot change.' });
+  .meta({
+    id: 'UpdateChannel',
+    description:
+      'Only the fields sent change. The environment cannot change. Changing baseUrl needs the channel’s secrets in the same request.',
+  });
 
 const ChannelParams = idParams('ch', 'ch_4kX9sQ2mT7vB1nR8pL3wYz');
+
+/** Where this API's channels may point: the configuration, with the outbound guard's DNS. */
+export function channelPolicyOf(deps: Pick<AppDeps, 'config' | 'webhookResolver'>): ChannelUrlPolicy {
+  return channelUrlPolicy(deps.config, deps.webhookResolver);
+}
 
 export function channelBody(c: PublicChannel): z.input<typeof ChannelSchema> {
   const { merchantId: _m, createdAt, updatedAt, ...rest } = c;
@@ -121,7 +138,14 @@ export const createChannelRoute = defineRoute({
   errors: ['FORBIDDEN'],
   handler: async ({ deps, auth, body, actor, reply }) => {
     assertChannelEnvironment(auth.environment, body.environment);
-    const channel = await createChannel(deps.db, deps.secretBox, auth.merchantId, body, actor);
+    const channel = await createChannel(
+      deps.db,
+      deps.secretBox,
+      auth.merchantId,
+      body,
+      actor,
+      channelPolicyOf(deps),
+    );
     return reply(201, channelBody(channel));
   },
 });
@@ -151,10 +175,15 @@ export const updateChannelRoute = defineRoute({
   responses: { 200: { description: 'The updated channel', schema: ChannelSchema } },
   errors: ['RESOURCE_NOT_FOUND', 'FORBIDDEN'],
   handler: async ({ deps, auth, params, body, actor, reply }) => {
-    const channel = await updateChannel(deps.db, deps.secretBox, auth.merchantId, params.id, body, {
-      ...actor,
-      keyEnvironment: auth.environment,
-    });
+    const channel = await updateChannel(
+      deps.db,
+      deps.secretBox,
+      auth.merchantId,
+      params.id,
+      body,
+      { ...actor, keyEnvironment: auth.environment },
+      channelPolicyOf(deps),
+    );
     return reply(200, channelBody(channel));
   },
 });

@@ -11,6 +11,7 @@ import { generateQrCode, MERCHANT_NAME_MAX } from '../../lookups/qr';
 import { lookupServiceOf } from '../../lookups/service';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
+import { channelPolicyOf } from './channels';
 import { Timestamp, ChannelIdSchema, safeText } from '../schemas';
 
 const Kes = z.string().meta({ description: 'KES with two decimals, as a string', example: '900000.00' });
@@ -192,7 +193,12 @@ export const createQrRoute = defineRoute({
       });
     }
     const qr = await generateQrCode(
-      { db: deps.db, box: deps.secretBox, darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS },
+      {
+        db: deps.db,
+        box: deps.secretBox,
+        darajaTimeoutMs: deps.config.MALIPO_DARAJA_TIMEOUT_MS,
+        channelPolicy: channelPolicyOf(deps),
+      },
       auth,
       {
         amount: amount.amount,
