@@ -66,7 +66,8 @@ export function validHookOf(
 
 /**
  * Daraja retries a callback a few times at most; a valid token's limit is far above that. Requests
- * without a valid token (scanners, guessed tokens, forged callbacks) get a small budget per address.
+ * without a valid token (scanners, guessed tokens, forged callbacks) get a small budget per address
+ * (the app takes it from MALIPO_HOOK_RATE_LIMIT_PER_MINUTE).
  */
 export const HOOK_RATE_LIMITS = { perTokenPerMinute: 600, invalidPerMinute: 30 } as const;
 
