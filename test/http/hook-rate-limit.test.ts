@@ -12,10 +12,16 @@ import { c2bHookPath, c2bToken } from '../../src/c2b';
 import { errorHandler } from '../../src/http/errors';
 import { callbackSecretOf } from '../../src/http/app';
 import { HOOK_RATE_LIMITS, hookRateLimit, validHookOf } from '../../src/http/hooks';
-import { MemoryRateLimitStore } from '../../src/http/middleware/rate-limit';
+import {
+  MemoryRateLimitStore,
+  PostgresRateLimitStore,
+  type RateLimitStore,
+} from '../../src/http/middleware/rate-limit';
 import { lookupResultPath } from '../../src/lookups/hook';
 import { callbackToken, stkCallbackPath } from '../../src/payments/callback-token';
 import { payoutCallbackPath } from '../../src/payouts/callback-paths';
+import type { DatabaseHandle } from '../../src/db';
+import { testDatabases } from '../helpers/db';
 import { expectEnvelope, startTestApp, type TestApp } from '../helpers/http';
 
 const T0 = 1_700_000_040_000; // 0 s into a minute window
@@ -36,74 +42,95 @@ const confirmation = (transId: string) => ({
   LastName: '',
 });
 
-describe('hook rate limit through the app', () => {
-  let t: TestApp;
-  let secret: string;
-  let now = T0 + 5_000;
+/** The in-memory store, and the shared (PostgreSQL-protocol) store on each test database. */
+const cases = [
+  {
+    name: 'in memory',
+    db: testDatabases()[0]!,
+    store: (_h: DatabaseHandle): RateLimitStore => new MemoryRateLimitStore(),
+  },
+  ...testDatabases().map((db) => ({
+    name: `shared through ${db.name}`,
+    db,
+    store: (h: DatabaseHandle): RateLimitStore => new PostgresRateLimitStore(h.db),
+  })),
+];
 
-  before(async () => {
-    t = await startTestApp({
-      rateLimit: { now: () => now },
-      overrides: { deliveryStarter: { start: async () => undefined } },
+for (const c of cases)
+  describe(`hook rate limit through the app (${c.name})`, () => {
+    let t: TestApp;
+    let handle: DatabaseHandle;
+    let secret: string;
+    let now = T0 + 5_000;
+
+    before(async () => {
+      handle = await c.db.open();
+      t = await startTestApp({
+        db: handle,
+        rateLimit: { now: () => now, store: c.store(handle) },
+        overrides: { deliveryStarter: { start: async () => undefined } },
+      });
+      secret = callbackSecretOf(t.config, t.secretBox);
     });
-    secret = callbackSecretOf(t.config, t.secretBox);
-  });
-  after(() => t.close());
+    after(async () => {
+      await t?.close();
+      await handle?.close();
+    });
 
-  it('a flood of invalid tokens gets 429 after the budget; valid tokens from the same address still go through', async () => {
-    const m = await t.merchant();
-    const ch = await t.channel(m.id, { shortcode: '600984' });
-    const forged = [
-      `/hooks/daraja/c2b/${ch.id}/${'0'.repeat(48)}/confirmation`,
-      `/hooks/daraja/stk/pay_unknown1/${'A'.repeat(32)}`,
-      `/hooks/daraja/b2c/po_unknown1/${'B'.repeat(32)}/result`,
-      `/hooks/daraja/lookup/lk_unknown1/${'C'.repeat(32)}`,
-      '/hooks/daraja/whatever',
-    ];
-    for (let i = 0; i < HOOK_RATE_LIMITS.invalidPerMinute; i++) {
-      const r = await t.request('POST', forged[i % forged.length]!, { body: {} });
-      expectEnvelope(r, 404, 'RESOURCE_NOT_FOUND');
-    }
-    for (const path of forged) {
-      const r = await t.request('POST', path, { body: confirmation('TZ00000001') });
-      expectEnvelope(r, 429, 'RATE_LIMIT_EXCEEDED');
-      assert.ok(Number(r.headers.get('retry-after')) >= 1);
-    }
+    it('a flood of invalid tokens gets 429 after the budget; valid tokens from the same address still go through', async () => {
+      const m = await t.merchant();
+      const ch = await t.channel(m.id, { shortcode: '600984' });
+      const forged = [
+        `/hooks/daraja/c2b/${ch.id}/${'0'.repeat(48)}/confirmation`,
+        `/hooks/daraja/stk/pay_unknown1/${'A'.repeat(32)}`,
+        `/hooks/daraja/b2c/po_unknown1/${'B'.repeat(32)}/result`,
+        `/hooks/daraja/lookup/lk_unknown1/${'C'.repeat(32)}`,
+        '/hooks/daraja/whatever',
+      ];
+      for (let i = 0; i < HOOK_RATE_LIMITS.invalidPerMinute; i++) {
+        const r = await t.request('POST', forged[i % forged.length]!, { body: {} });
+        expectEnvelope(r, 404, 'RESOURCE_NOT_FOUND');
+      }
+      for (const path of forged) {
+        const r = await t.request('POST', path, { body: confirmation('TZ00000001') });
+        expectEnvelope(r, 429, 'RATE_LIMIT_EXCEEDED');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      }
 
-    // Daraja's genuine callbacks, and its retries, from the very same address
-    const transId = `TR${crypto.randomBytes(4).toString('hex').toUpperCase()}`;
-    for (let i = 0; i < 5; i++) {
-      const r = await t.request('POST', c2bHookPath(secret, ch.id, 'confirmation'), {
+      // Daraja's genuine callbacks, and its retries, from the very same address
+      const transId = `TR${crypto.randomBytes(4).toString('hex').toUpperCase()}`;
+      for (let i = 0; i < 5; i++) {
+        const r = await t.request('POST', c2bHookPath(secret, ch.id, 'confirmation'), {
+          body: confirmation(transId),
+        });
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.body, { ResultCode: 0, ResultDesc: 'Success' });
+      }
+      const rows = await t.db
+        .selectFrom('payments')
+        .select('id')
+        .where('mpesa_receipt', '=', transId)
+        .execute();
+      assert.equal(rows.length, 1, 'recorded once');
+      const validation = await t.request('POST', c2bHookPath(secret, ch.id, 'validation'), {
         body: confirmation(transId),
       });
-      assert.equal(r.status, 200, r.text);
-      assert.deepEqual(r.body, { ResultCode: 0, ResultDesc: 'Success' });
-    }
-    const rows = await t.db
-      .selectFrom('payments')
-      .select('id')
-      .where('mpesa_receipt', '=', transId)
-      .execute();
-    assert.equal(rows.length, 1, 'recorded once');
-    const validation = await t.request('POST', c2bHookPath(secret, ch.id, 'validation'), {
-      body: confirmation(transId),
-    });
-    assert.equal(validation.status, 200, validation.text);
-    // valid tokens of the other hooks pass the limiter (their routes then answer as usual: never 429)
-    for (const path of [
-      stkCallbackPath(secret, 'pay_known00001'),
-      payoutCallbackPath(secret, 'po_known000001', 'result'),
-      lookupResultPath(secret, 'lk_known000001'),
-    ]) {
-      const r = await t.request('POST', path, { body: { nonsense: true } });
-      assert.notEqual(r.status, 429, `${path.split('/')[3]}: ${r.text}`);
-    }
+      assert.equal(validation.status, 200, validation.text);
+      // valid tokens of the other hooks pass the limiter (their routes then answer as usual: never 429)
+      for (const path of [
+        stkCallbackPath(secret, 'pay_known00001'),
+        payoutCallbackPath(secret, 'po_known000001', 'result'),
+        lookupResultPath(secret, 'lk_known000001'),
+      ]) {
+        const r = await t.request('POST', path, { body: { nonsense: true } });
+        assert.notEqual(r.status, 429, `${path.split('/')[3]}: ${r.text}`);
+      }
 
-    // the next window gives the address a fresh budget
-    now += 60_000;
-    expectEnvelope(await t.request('POST', forged[0]!, { body: {} }), 404, 'RESOURCE_NOT_FOUND');
+      // the next window gives the address a fresh budget
+      now += 60_000;
+      expectEnvelope(await t.request('POST', forged[0]!, { body: {} }), 404, 'RESOURCE_NOT_FOUND');
+    });
   });
-});
 
 describe('hookRateLimit', () => {
   const secret = 'hook-test-secret';
