@@ -106,6 +106,13 @@ const MAX_SUSPICIOUS_RECORDS = 5;
 /** Transaction Status values that say the transaction exists and did not complete. */
 const NOT_COMPLETED = ['failed', 'declined', 'cancelled', 'reversed'];
 
+/**
+ * Transaction Status ResultCodes about the initiator (invalid, locked, lacking the role), not about the
+ * transaction: the lookup itself failed, so they confirm nothing. The set of INITIATOR_RESULT_CODES in
+ * src/lookups/results.ts (workflow code imports only src/domain).
+ */
+const LOOKUP_FAILED_CODES = ['2001', '8006', '21'];
+
 // ---------------------------------------------------------------------------------------------
 
 type InitiationOutcome = 'accepted' | 'ambiguous' | 'rejected';
@@ -631,11 +638,9 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       return;
     }
     const notCompleted = NOT_COMPLETED.includes(a.transactionStatus?.trim().toLowerCase() ?? '');
-    if (
-      failureClaim !== undefined &&
-      requestNumber > claimAfterQuery &&
-      (a.resultCode !== '0' || notCompleted)
-    ) {
+    // "not found": a definitive answer about the transaction, unless the lookup itself failed
+    const notFound = a.resultCode !== '0' && !LOOKUP_FAILED_CODES.includes(a.resultCode);
+    if (failureClaim !== undefined && requestNumber > claimAfterQuery && (notFound || notCompleted)) {
       // Rule: the failure Result and a lookup made after it agree: nothing moved.
       await settle({
         status: 'failed',
@@ -647,7 +652,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       });
       return;
     }
-    if (queueTimedOut && a.resultCode !== '0') {
+    if (queueTimedOut && notFound) {
       // Rule: M-Pesa timed the request out in its queue and the lookup definitively finds no such
       // transaction: nothing moved.
       await settle({

@@ -488,6 +488,21 @@ describe('b2cPayout: the result callback decides', () => {
     });
   });
 
+  it('a lookup that failed on the initiator (2001) confirms nothing: needs_review/failure_unconfirmed', async () => {
+    const run = newRun({ maxStatusQueries: 2 });
+    const INITIATOR_INVALID = { resultCode: '2001', resultDesc: 'The initiator information is invalid.' };
+    const { acts, calls } = fakes({ query: answering(() => INITIATOR_INVALID) });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the acceptance is recorded', hasVersion(calls, 2));
+      await handle.signal(payoutResultSignal, failureResult(run, '2040', 'not registered'));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'needs_review');
+      assert.equal(done.reviewReason, 'failure_unconfirmed');
+      assert.equal(calls.query.length, 2);
+    });
+  });
+
   it('a "not found" answer to a request made before the failure result does not confirm it', async () => {
     const run = newRun({ maxStatusQueries: 2 });
     const { acts, calls } = fakes({
