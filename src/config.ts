@@ -98,7 +98,7 @@ const EnvSchema = z.object({
   MALIPO_WORKER_MAX_CACHED_WORKFLOWS: optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
   /**
    * Requests per minute per client IP to /hooks/daraja/… that carry no valid token (429 beyond). A
-   * request with a valid token never counts here: only against its token's own limit of 600 a minute.
+   * request with a valid token is never counted nor refused.
    */
   MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
 });

@@ -187,7 +187,7 @@ export function createApp(input: AppInput): Express {
     hookRateLimit({
       store: rateLimitStore(deps),
       callbackSecret: deps.callbackSecret,
-      limits: { invalidPerMinute: deps.config.MALIPO_HOOK_RATE_LIMIT_PER_MINUTE },
+      invalidPerMinute: deps.config.MALIPO_HOOK_RATE_LIMIT_PER_MINUTE,
       now: deps.rateLimit?.now,
     }),
   );

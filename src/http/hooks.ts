@@ -65,52 +65,40 @@ export function validHookOf(
 }
 
 /**
- * Daraja retries a callback a few times at most; a valid token's limit is far above that. Requests
- * without a valid token (scanners, guessed tokens, forged callbacks) get a small budget per address
- * (the app takes it from MALIPO_HOOK_RATE_LIMIT_PER_MINUTE).
+ * Requests without a valid token (scanners, guessed tokens, forged callbacks) get a small budget per
+ * address (the app takes it from MALIPO_HOOK_RATE_LIMIT_PER_MINUTE).
  */
-export const HOOK_RATE_LIMITS = { perTokenPerMinute: 600, invalidPerMinute: 30 } as const;
+export const HOOK_INVALID_PER_MINUTE = 30;
 
 export interface HookRateLimitOptions {
   store: RateLimitStore;
   callbackSecret: string;
-  limits?: Partial<Record<keyof typeof HOOK_RATE_LIMITS, number>> | undefined;
+  /** Requests per window per client IP without a valid token. */
+  invalidPerMinute?: number | undefined;
   windowMs?: number | undefined;
   now?: (() => number) | undefined;
 }
 
 /**
  * The rate limit of `/hooks/daraja/…` (mount it there, before body parsing). A request whose path
- * carries a valid token counts only against that token's generous limit, so a flood from the same
- * address (a shared proxy, Daraja's own egress) never makes a genuine callback wait or fail. Any other
- * request counts against its client IP's small budget and is refused with 429 once it is spent, before
- * its body is read or the route runs.
+ * carries a valid token is never counted nor refused: Daraja's callbacks and its retries always get
+ * through, even from an address that is being flooded (a shared proxy, Daraja's own egress), and a busy
+ * paybill's confirmations all share one channel token. Any other request counts against its client
+ * IP's small budget and is refused with 429 once it is spent, before its body is read or the route runs.
  */
 export function hookRateLimit(opts: HookRateLimitOptions): RequestHandler {
-  const limits = { ...HOOK_RATE_LIMITS, ...opts.limits };
-  const windowMs = opts.windowMs ?? 60_000;
-  const now = opts.now ?? Date.now;
   const invalid = ipRateLimit({
     store: opts.store,
-    limit: limits.invalidPerMinute,
+    limit: opts.invalidPerMinute ?? HOOK_INVALID_PER_MINUTE,
     bucket: 'hooks.invalid',
-    windowMs,
-    now,
+    ...(opts.windowMs !== undefined ? { windowMs: opts.windowMs } : {}),
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
   });
-  return async (req, res, next) => {
-    const hook = validHookOf(opts.callbackSecret, req.path);
-    if (!hook) return invalid(req, res, next);
-    const t = now();
-    const windowStart = Math.floor(t / windowMs) * windowMs;
-    const count = await opts.store.hit(`hook:${hook.purpose}:${hook.id}`, windowStart, windowMs);
-    if (count > limits.perTokenPerMinute) {
-      const retryAfter = String(Math.max(1, Math.ceil((windowStart + windowMs - t) / 1000)));
-      req.log?.warn({ purpose: hook.purpose, id: hook.id, count }, 'Daraja hook over its per-token limit');
-      throw new MalipoError('RATE_LIMIT_EXCEEDED', 'Too many callbacks for this hook; try again shortly', {
-        headers: { 'Retry-After': retryAfter },
-        retryable: true,
-      });
+  return (req, res, next) => {
+    if (validHookOf(opts.callbackSecret, req.path)) {
+      next();
+      return;
     }
-    next();
+    return invalid(req, res, next);
   };
 }
