@@ -2,7 +2,7 @@
  * The contract between workflow `b2cPayout` and its activities: types only. Inputs and outputs are
  * plain JSON (they are written into history) and carry no secret.
  */
-import type { PayoutInput, PayoutState } from '../src/domain/payout';
+import type { PayoutInput, PayoutState, SuspiciousPayoutResult } from '../src/domain/payout';
 
 /** Errors `initiateB2cPayout` may throw; both mean nothing was sent. */
 export const PAYOUT_INITIATION_ERRORS = {
@@ -76,6 +76,11 @@ export type RecordPayoutStatusInput = Pick<
   reason: string;
   /** ISO instant in workflow time. */
   changedAt: string;
+  /**
+   * This version records a Result that was not believed: the status is unchanged, and a
+   * `payout.suspicious_result` event plus an audit row are appended instead of a status event.
+   */
+  suspicious?: SuspiciousPayoutResult | undefined;
 };
 
 export interface RecordPayoutStatusResult {

@@ -183,7 +183,17 @@ export function createPayoutActivities(deps: PayoutActivityDeps): PayoutActiviti
 
     async recordPayoutStatus(input: RecordPayoutStatusInput): Promise<RecordPayoutStatusResult> {
       const result = await repo.recordStatus(input);
-      if (result.applied) {
+      if (result.applied && input.suspicious !== undefined) {
+        deps.logger.warn(
+          {
+            payoutId: input.payoutId,
+            version: input.version,
+            suspicious: input.suspicious,
+            eventId: result.eventId,
+          },
+          'suspicious b2c Result recorded; it settles nothing',
+        );
+      } else if (result.applied) {
         deps.logger.info(
           { payoutId: input.payoutId, status: input.status, version: input.version, by: input.decidedBy },
           input.reason,

@@ -169,6 +169,11 @@ const EnvSchema = z.object({
         ),
       ),
   ),
+  /**
+   * Requests per minute per client IP to /hooks/daraja/… that carry no valid token (429 beyond). A
+   * request with a valid token is never counted nor refused.
+   */
+  MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -1,8 +1,10 @@
 /**
  * Workflow `b2cPayout`: one M-Pesa B2C payout. Send the request once (never again after an
  * ambiguous send), wait for the ResultURL/QueueTimeOutURL callback, reconcile with Transaction Status
- * when it does not come or says "queue timeout", settle, and keep listening for a late result while
- * the payout needs review. Workflow id = payout id (= Daraja's OriginatorConversationID).
+ * when it does not come, says "queue timeout" or says "failed", settle, and keep listening for a late
+ * result while the payout needs review. A Result is believed only when it names this payout's request
+ * by both ids; any other is recorded as suspicious. Workflow id = payout id (= Daraja's
+ * OriginatorConversationID).
  */
 import {
   ActivityFailure,
@@ -36,6 +38,7 @@ import {
   type PayoutStatus,
   type PayoutStatusSignal,
   payoutFailureReasonFor,
+  type SuspiciousPayoutResult,
   resolvePayoutConfig,
 } from '../src/domain/payout';
 import { maskPhone } from '../src/domain/phone';
@@ -94,6 +97,22 @@ const { recordPayoutStatus } = proxyLocalActivities<PayoutActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/**
+ * Suspicious Results recorded (event + audit row) per payout; beyond that they are only logged, so a
+ * flood of them cannot grow the history or the events table without bound.
+ */
+const MAX_SUSPICIOUS_RECORDS = 5;
+
+/** Transaction Status values that say the transaction exists and did not complete. */
+const NOT_COMPLETED = ['failed', 'declined', 'cancelled', 'reversed'];
+
+/**
+ * Transaction Status ResultCodes about the initiator (invalid, locked, lacking the role), not about the
+ * transaction: the lookup itself failed, so they confirm nothing. The set of INITIATOR_RESULT_CODES in
+ * src/lookups/results.ts (workflow code imports only src/domain).
+ */
+const LOOKUP_FAILED_CODES = ['2001', '8006', '21'];
+
 // ---------------------------------------------------------------------------------------------
 
 type InitiationOutcome = 'accepted' | 'ambiguous' | 'rejected';
@@ -138,6 +157,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     phone: input.phone,
     requests: 0,
     statusQueries: 0,
+    suspiciousResults: 0,
     version: 0,
   };
   const snapshot = (): PayoutState => ({ ...state });
@@ -148,8 +168,8 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   const answers: PayoutStatusSignal[] = [];
   const seenResults = new Set<string>();
   const seenAnswers = new Set<string>();
-  /** ConversationIDs of the Transaction Status requests this payout started. */
-  const statusRequests = new Set<string>();
+  /** ConversationIDs of the Transaction Status requests this payout started, with their numbers (1, 2 …). */
+  const statusRequests = new Map<string, number>();
   /** The Transaction Status request the current round waits on, and whether it has answered. */
   let currentRequest: string | undefined;
   let roundAnswered = false;
@@ -157,6 +177,12 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   let queueTimedOut = false;
   /** A TransactionID a callback named, to help the Transaction Status lookup. */
   let knownTransactionId: string | undefined;
+  /** The first believed Result that says the payout failed: final only once Transaction Status agrees. */
+  let failureClaim: PayoutResultSignal | undefined;
+  /** statusQueries when the failure claim arrived: only requests started after it can confirm it. */
+  let claimAfterQuery = 0;
+  /** A full round of Transaction Status requests has been run for the failure claim. */
+  let claimReconciled = false;
 
   // ---- handlers -----------------------------------------------------------------------------
 
@@ -229,7 +255,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   if (initiated !== 'rejected') {
     // Rule: the ResultURL callback is the authoritative answer; wait for it first (a result that
     // arrived earlier is already in the inbox).
-    await listen(cfg.resultWaitMs, () => !isPending() || queueTimedOut);
+    await listen(cfg.resultWaitMs, () => !isPending() || queueTimedOut || failureClaim !== undefined);
     if (isPending()) await reconcile();
     if (isOpen()) await grace();
   }
@@ -350,19 +376,45 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   /**
    * Up to maxStatusQueries Transaction Status requests, each waiting statusWaitMs for its answer, with
-   * statusRetryDelayMs × 2^(n-1) between them. A result callback at any point wins.
+   * statusRetryDelayMs × 2^(n-1) between them. A result callback at any point wins. Runs while the
+   * payout is pending, and again in the grace window when a failure Result arrives there.
    */
   async function reconcile(): Promise<void> {
+    // Rule: a failure Result gets a full set of requests of its own, even when it arrives mid-way.
+    let claimed = failureClaim !== undefined;
+    const freshClaim = () => !claimed && failureClaim !== undefined;
     for (let n = 1; n <= cfg.maxStatusQueries; n++) {
       await drain();
-      if (!isPending()) return;
-      const started = await startStatusQuery(n);
-      if (started) await listen(cfg.statusWaitMs, () => !isPending() || roundAnswered);
+      if (!isOpen()) return;
+      if (freshClaim()) {
+        claimed = true;
+        n = 1;
+      }
+      const started = await startStatusQuery(state.statusQueries + 1);
+      if (started) await listen(cfg.statusWaitMs, () => roundAnswered || freshClaim());
       else await drain();
-      if (!isPending()) return;
-      if (n < cfg.maxStatusQueries) await listen(cfg.statusRetryDelayMs * 2 ** (n - 1), () => !isPending());
+      if (!isOpen()) return;
+      if (freshClaim()) {
+        claimed = true;
+        n = 0;
+        continue;
+      }
+      if (n < cfg.maxStatusQueries) await listen(cfg.statusRetryDelayMs * 2 ** (n - 1), freshClaim);
     }
-    if (!isPending()) return;
+    if (!isOpen()) return;
+    if (failureClaim !== undefined) {
+      claimReconciled = true;
+      // Rule: a failure Result that Transaction Status cannot confirm is no proof nothing moved.
+      await settle({
+        status: 'needs_review',
+        reviewReason: 'failure_unconfirmed',
+        decidedBy: 'deadline',
+        resultCode: failureClaim.resultCode,
+        resultDesc: failureClaim.resultDesc,
+        message: `M-Pesa's result says the payout failed (${failureClaim.resultDesc}), but ${state.statusQueries} Transaction Status requests could not confirm it.`,
+      });
+      return;
+    }
     // Rule: after silence, "not found" or "not completed" is no proof (results lag), and after a queue
     // timeout nothing answered: money may have moved, so an operator decides.
     const ambiguous =
@@ -387,7 +439,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   }
 
   async function startStatusQuery(queryNumber: number): Promise<boolean> {
-    state.statusQueries++;
+    state.statusQueries = queryNumber;
     currentRequest = undefined;
     roundAnswered = false;
     let r: QueryPayoutStatusResult;
@@ -407,16 +459,24 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     }
     if (r.kind === 'started') {
       currentRequest = r.conversationId;
-      statusRequests.add(r.conversationId);
+      statusRequests.set(r.conversationId, queryNumber);
       return true;
     }
     log.info('Transaction Status unavailable', { queryNumber, message: r.message });
     return false;
   }
 
-  /** A needs_review payout listens for graceMs for a late answer that settles it. */
+  /**
+   * A needs_review payout listens for graceMs for a late answer that settles it; a failure Result
+   * arriving there is confirmed by Transaction Status like one that arrived in time.
+   */
   async function grace(): Promise<void> {
-    await listen(cfg.graceMs, () => false);
+    const end = Date.now() + cfg.graceMs;
+    for (;;) {
+      await listen(end - Date.now(), () => failureClaim !== undefined && !claimReconciled);
+      if (!isOpen() || failureClaim === undefined || claimReconciled) return;
+      await reconcile();
+    }
   }
 
   // ---- believing ----------------------------------------------------------------------------
@@ -437,25 +497,15 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     if (seenResults.has(fingerprint)) return;
     seenResults.add(fingerprint);
 
-    // Rule: a callback about another request (stale or forged) says nothing about this one.
-    if (
-      state.conversationId !== undefined &&
-      r.conversationId !== undefined &&
-      r.conversationId !== state.conversationId
-    ) {
-      log.warn('payoutResult ignored: foreign ConversationID', { got: r.conversationId });
-      return;
-    }
-    // (we sent the payout id as the OriginatorConversationID, so it holds even after an ambiguous send)
-    if (
-      r.originatorConversationId !== undefined &&
-      r.originatorConversationId !== (state.originatorConversationId ?? input.payoutId)
-    ) {
-      log.warn('payoutResult ignored: foreign OriginatorConversationID', { got: r.originatorConversationId });
+    // Rule: a Result must name this payout's request by both ids, as Daraja returned them when it
+    // accepted it; one without them, or about another request (stale or forged), settles nothing.
+    const suspicion = suspicionOf(r);
+    if (suspicion !== undefined) {
+      await recordSuspicious(r, suspicion);
       return;
     }
     // Rule: after an ambiguous request, the first callback (its URL names this payout) tells us the ids.
-    if (state.conversationId === undefined && r.conversationId !== undefined) {
+    if (state.conversationId === undefined) {
       state.conversationId = r.conversationId;
       state.originatorConversationId ??= r.originatorConversationId;
     }
@@ -493,16 +543,51 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       });
       return;
     }
-    // Rule: a non-zero ResultCode on the result callback is M-Pesa's definitive "not paid".
-    const reason = payoutFailureReasonFor(r.resultCode);
-    await settle({
-      status: 'failed',
-      failureReason: reason,
-      decidedBy: 'result',
+    // Rule: a non-zero ResultCode says "not paid", but the payout becomes failed only once a
+    // Transaction Status request started after it agrees (reconcile); the first such Result counts.
+    if (failureClaim === undefined) {
+      failureClaim = r;
+      claimAfterQuery = state.statusQueries;
+      log.info('b2cPayout failure reported; confirming with Transaction Status', {
+        resultCode: r.resultCode,
+      });
+    }
+  }
+
+  /** Why a Result does not name this payout's request, or undefined when it does. */
+  function suspicionOf(r: PayoutResultSignal): SuspiciousPayoutResult['reason'] | undefined {
+    if (!r.conversationId || !r.originatorConversationId) return 'missing_ids';
+    // we sent the payout id as the OriginatorConversationID, so it holds even after an ambiguous send
+    if (r.originatorConversationId !== (state.originatorConversationId ?? input.payoutId))
+      return 'foreign_ids';
+    if (state.conversationId !== undefined && r.conversationId !== state.conversationId) return 'foreign_ids';
+    return undefined;
+  }
+
+  async function recordSuspicious(
+    r: PayoutResultSignal,
+    reason: SuspiciousPayoutResult['reason'],
+  ): Promise<void> {
+    state.suspiciousResults++;
+    log.warn('b2cPayout Result does not name this payout’s request: recorded as suspicious, not believed', {
+      reason,
+      kind: r.kind,
+      resultCode: r.resultCode,
+      conversationId: r.conversationId,
+      originatorConversationId: r.originatorConversationId,
+      expectedConversationId: state.conversationId,
+      expectedOriginatorConversationId: state.originatorConversationId ?? input.payoutId,
+    });
+    if (state.suspiciousResults > MAX_SUSPICIOUS_RECORDS) return;
+    const suspicious: SuspiciousPayoutResult = {
+      reason,
+      kind: r.kind,
       resultCode: r.resultCode,
       resultDesc: r.resultDesc,
-      message: `M-Pesa did not pay out: ${r.resultDesc}`,
-    });
+      conversationId: r.conversationId ?? null,
+      originatorConversationId: r.originatorConversationId ?? null,
+    };
+    await commit(state.message ?? '', suspicious);
   }
 
   async function judgeAnswer(a: PayoutStatusSignal): Promise<void> {
@@ -518,8 +603,11 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     ]);
     if (seenAnswers.has(fingerprint)) return;
     seenAnswers.add(fingerprint);
-    // Rule: only answers to requests this payout started count (an answer without an id is taken as ours).
-    if (a.conversationId !== undefined && !statusRequests.has(a.conversationId)) {
+    // Rule: only answers to requests this payout started count (an answer without an id is taken as
+    // the answer to the latest request).
+    const requestNumber =
+      a.conversationId === undefined ? state.statusQueries : statusRequests.get(a.conversationId);
+    if (requestNumber === undefined) {
       log.warn('payoutStatus ignored: not one of this payout’s requests', { got: a.conversationId });
       return;
     }
@@ -549,7 +637,22 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       });
       return;
     }
-    if (queueTimedOut && a.resultCode !== '0') {
+    const notCompleted = NOT_COMPLETED.includes(a.transactionStatus?.trim().toLowerCase() ?? '');
+    // "not found": a definitive answer about the transaction, unless the lookup itself failed
+    const notFound = a.resultCode !== '0' && !LOOKUP_FAILED_CODES.includes(a.resultCode);
+    if (failureClaim !== undefined && requestNumber > claimAfterQuery && (notFound || notCompleted)) {
+      // Rule: the failure Result and a lookup made after it agree: nothing moved.
+      await settle({
+        status: 'failed',
+        failureReason: payoutFailureReasonFor(failureClaim.resultCode),
+        decidedBy: 'status',
+        resultCode: failureClaim.resultCode,
+        resultDesc: failureClaim.resultDesc,
+        message: `M-Pesa did not pay out: ${failureClaim.resultDesc} (confirmed by Transaction Status: ${a.resultDesc})`,
+      });
+      return;
+    }
+    if (queueTimedOut && notFound) {
       // Rule: M-Pesa timed the request out in its queue and the lookup definitively finds no such
       // transaction: nothing moved.
       await settle({
@@ -598,8 +701,11 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     await commit(change.message);
   }
 
-  /** One recorded change: a new version, the search attribute, and the projection write. */
-  async function commit(message: string): Promise<void> {
+  /**
+   * One recorded change: a new version, the search attribute, and the projection write. With
+   * `suspicious`, the version records a Result that was not believed (the status is unchanged).
+   */
+  async function commit(message: string, suspicious?: SuspiciousPayoutResult): Promise<void> {
     state.message = message;
     state.version++;
     // Rule: the UI filters on MalipoStatus, so it follows every change (an unchanged value needs no command).
@@ -621,8 +727,12 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       failureReason: state.failureReason,
       reviewReason: state.reviewReason,
       decidedBy: state.decidedBy,
-      reason: message,
+      reason:
+        suspicious === undefined
+          ? message
+          : `A Result that does not name this payout’s request (${suspicious.reason}) was recorded as suspicious and not believed.`,
       changedAt: iso(Date.now()),
+      ...(suspicious !== undefined ? { suspicious } : {}),
     };
     await recordPayoutStatus(snap);
   }

@@ -6,7 +6,8 @@
  *   registration's ResponseType applies. It records nothing. When the answer cannot be worked out in
  *   time (the database is slow or down) the hook answers 503 at once, which also lets ResponseType decide.
  * - Confirmation says "this customer paid": final, never to be lost. It is stored (payment + event in
- *   one transaction, once per TransID) before it is acknowledged; anything that cannot be a payment row
+ *   one transaction, once per TransID on the channel: the same TransID on another channel is that
+ *   channel's payment, never a duplicate) before it is acknowledged; anything that cannot be a payment row
  *   is kept in the callback inbox and acknowledged; a database failure answers 5xx so Daraja retries.
  */
 import {

@@ -1,7 +1,8 @@
 /**
  * C2B in the database: a channel's C2B settings, the payment links a customer's account number may
  * name, and the one write a confirmation makes: the `c2b` payment and its `payment.c2b` event, in one
- * transaction, at most once per M-Pesa TransID (unique index `payments_c2b_receipt`).
+ * transaction, at most once per M-Pesa TransID on each channel (unique index
+ * `payments_c2b_channel_receipt`): the same TransID on another channel is that channel's payment.
  */
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db';
@@ -96,7 +97,7 @@ export function settingsOf(c: C2bChannel): C2bSettings {
 export type ConfirmationResult =
   /** A new payment, with its event (dispatch webhooks for it). */
   | { outcome: 'recorded'; payment: PaymentView; eventId: string }
-  /** The TransID was recorded before: nothing new. */
+  /** The TransID was recorded before on this channel: nothing new. */
   | { outcome: 'duplicate'; payment: PaymentView; eventId: string | null }
   /** Cannot be a payment row (no TransID, amount below KES 1): keep it in the inbox instead. */
   | { outcome: 'unrecordable'; reason: string };
@@ -190,7 +191,8 @@ export class C2bRepository {
 
   /**
    * Records a confirmed customer payment and its `payment.c2b` event in one transaction. A TransID
-   * seen before (on any channel) records nothing and returns the stored payment.
+   * seen before on this channel records nothing and returns the stored payment; one seen only on
+   * another channel (another shortcode, environment or merchant) is recorded for this one.
    */
   async recordConfirmation(channel: C2bChannel, n: C2bNotification): Promise<ConfirmationResult> {
     const transId = n.transactionId.trim();
@@ -201,7 +203,7 @@ export class C2bRepository {
     if (kes === undefined) {
       return { outcome: 'unrecordable', reason: `amount ${n.amount} is not a payment of at least KES 1` };
     }
-    const existing = await this.#byReceipt(transId);
+    const existing = await this.#byReceipt(channel.id, transId);
     if (existing) return existing;
 
     const linkId = linkForPayment(n.billRefNumber, n.amount, await this.linksNamed(channel, n.billRefNumber));
@@ -232,9 +234,9 @@ export class C2bRepository {
           updated_at: now,
           settled_at: now,
         })
-        // a literal predicate, so PostgreSQL can infer the partial unique index payments_c2b_receipt
+        // a literal predicate, so PostgreSQL can infer the partial unique index payments_c2b_channel_receipt
         .onConflict((oc) =>
-          oc.column('mpesa_receipt').where(sql.ref('kind'), '=', sql.lit('c2b')).doNothing(),
+          oc.columns(['channel_id', 'mpesa_receipt']).where(sql.ref('kind'), '=', sql.lit('c2b')).doNothing(),
         )
         .returningAll()
         .executeTakeFirst();
@@ -252,16 +254,17 @@ export class C2bRepository {
       return { outcome: 'recorded' as const, payment, eventId };
     });
     if (result) return result;
-    const raced = await this.#byReceipt(transId);
+    const raced = await this.#byReceipt(channel.id, transId);
     if (!raced) throw new Error(`c2b payment ${transId} conflicted but cannot be read`);
     return raced;
   }
 
-  async #byReceipt(transId: string): Promise<ConfirmationResult | undefined> {
+  async #byReceipt(channelId: string, transId: string): Promise<ConfirmationResult | undefined> {
     const row = await this.db
       .selectFrom('payments')
       .selectAll()
       .where('kind', '=', 'c2b')
+      .where('channel_id', '=', channelId)
       .where('mpesa_receipt', '=', transId)
       .executeTakeFirst();
     if (!row) return undefined;

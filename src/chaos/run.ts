@@ -387,7 +387,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           body: JSON.stringify(cb('FORGEDWRONG')),
         });
         counters.forgedWrongToken++;
-        if (wrong.status !== 404) counters.forgedWrongTokenAccepted++;
+        // refused either way: 404 from the route, or 429 once this address spent its wrong-token budget
+        if (wrong.status !== 404 && wrong.status !== 429) counters.forgedWrongTokenAccepted++;
         const right = await fetch(
           `${apiUrls[0]}/hooks/daraja/stk/${p.id}/${callbackToken(callbackSecret, 'stk', p.id)}`,
           {
@@ -517,7 +518,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ['API SIGKILLs', counters.apiKills],
       ['Temporal dev server restarts', counters.temporalRestarts],
       [
-        'forged callbacks, wrong token (404)',
+        'forged callbacks, wrong token (404 or 429)',
         `${counters.forgedWrongToken - counters.forgedWrongTokenAccepted}/${counters.forgedWrongToken}`,
       ],
       ['forged successes, right token', counters.forgedSuccess],

@@ -34,12 +34,14 @@ export const PAYOUT_FAILURE_REASONS: readonly PayoutFailureReason[] = [
 export type PayoutReviewReason =
   | 'ambiguous_initiation' // the request may have reached Daraja; it is never sent again
   | 'result_missing' // accepted, but neither the result nor Transaction Status ever said what happened
-  | 'amount_mismatch'; // the result reports a different amount
+  | 'amount_mismatch' // the result reports a different amount
+  | 'failure_unconfirmed'; // the result says it failed, and Transaction Status could not confirm that
 
 export const PAYOUT_REVIEW_REASONS: readonly PayoutReviewReason[] = [
   'ambiguous_initiation',
   'result_missing',
   'amount_mismatch',
+  'failure_unconfirmed',
 ];
 
 /** Who decided the current status. */
@@ -142,6 +144,20 @@ export interface PayoutStatusSignal {
   completedAt?: string | undefined;
 }
 
+/**
+ * A Result that does not name this payout's B2C request by both the ConversationID and the
+ * OriginatorConversationID Daraja returned when it accepted it: recorded, logged, never believed.
+ */
+export interface SuspiciousPayoutResult {
+  /** `missing_ids`: one or both ids absent; `foreign_ids`: they name another request. */
+  reason: 'missing_ids' | 'foreign_ids';
+  kind: PayoutResultSignal['kind'];
+  resultCode: string;
+  resultDesc: string;
+  conversationId: string | null;
+  originatorConversationId: string | null;
+}
+
 /** The live state of one payout: the `payoutState` query answer. */
 export interface PayoutState {
   payoutId: string;
@@ -166,6 +182,8 @@ export interface PayoutState {
   requests: number;
   /** Transaction Status requests sent. */
   statusQueries: number;
+  /** Results ignored because they did not name this payout's request (see SuspiciousPayoutResult). */
+  suspiciousResults: number;
   /** Strictly increasing with every recorded change. */
   version: number;
   acceptedAt?: string | undefined;

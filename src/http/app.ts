@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import { LastUsedTracker } from '../platform/keys';
 import type { SecretBox } from '../platform/secret-box';
 import { errorHandler, notFoundHandler } from './errors';
+import { hookRateLimit } from './hooks';
 import { authenticate } from './middleware/auth';
 import {
   MemoryRateLimitStore,
@@ -180,6 +181,17 @@ export function createApp(input: AppInput): Express {
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
   // the public pay pages (HTML forms, per-IP limits) parse their own bodies, so they come before requireJson
   app.use('/pay', createPayRouter(deps, { store: rateLimitStore(deps), now: deps.rateLimit?.now }));
+
+  // before body parsing: a flood of hook requests without a valid token is refused unread
+  app.use(
+    '/hooks/daraja',
+    hookRateLimit({
+      store: rateLimitStore(deps),
+      callbackSecret: deps.callbackSecret,
+      invalidPerMinute: deps.config.MALIPO_HOOK_RATE_LIMIT_PER_MINUTE,
+      now: deps.rateLimit?.now,
+    }),
+  );
 
   app.use(requireJson);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));

@@ -1,12 +1,14 @@
 /**
  * The payouts projection: the row the API reads, written by workflow `b2cPayout`'s activities only,
- * monotonically by `version` (nothing leaves `success`), with one event per status change.
+ * monotonically by `version` (nothing leaves `success`), with one event per status change, and one
+ * `payout.suspicious_result` event (plus an audit row) per Result the workflow did not believe.
  */
 import type { Selectable } from 'kysely';
 import type { RecordPayoutStatusInput } from '../../activities/payout-types';
 import type { Db } from '../db';
 import { appendEvent } from '../db/events';
 import { type Cursor, newestFirst } from '../db/paging';
+import { appendAudit } from '../platform/audit';
 import type { PayoutsTable } from '../db/tables/payouts';
 import type { PayoutCommand, PayoutFailureReason, PayoutReviewReason, PayoutStatus } from '../domain/payout';
 
@@ -93,6 +95,9 @@ export interface NewPayout {
   metadata: Record<string, unknown> | null;
   apiKeyId: string | null;
 }
+
+/** The event of a Result that did not name the payout's request (the payout is unchanged). */
+export const PAYOUT_SUSPICIOUS_EVENT_TYPE = 'payout.suspicious_result';
 
 export const PAYOUT_EVENT_TYPE: Record<PayoutStatus, string | null> = {
   pending: null,
@@ -193,6 +198,25 @@ export class PayoutRepository {
       if (change.status !== 'success') update = update.where('status', '!=', 'success');
       const updated = await update.returningAll().executeTakeFirst();
       if (!updated) return { applied: false, eventId: null };
+      if (change.suspicious !== undefined) {
+        // visible to the merchant (GET /v1/events, webhooks) and to the operator (the audit log)
+        const eventId = await appendEvent(trx, {
+          type: PAYOUT_SUSPICIOUS_EVENT_TYPE,
+          merchantId: updated.merchant_id,
+          environment: updated.environment,
+          subjectId: updated.id,
+          version: change.version,
+          data: { ...toPayoutView(updated), suspiciousResult: change.suspicious },
+        });
+        await appendAudit(trx, {
+          actor: 'daraja',
+          action: 'payout.suspicious_result',
+          targetId: updated.id,
+          merchantId: updated.merchant_id,
+          details: { ...change.suspicious, eventId },
+        });
+        return { applied: true, eventId };
+      }
       const type = PAYOUT_EVENT_TYPE[change.status];
       if (type === null || before?.status === change.status) return { applied: true, eventId: null };
       const eventId = await appendEvent(trx, {

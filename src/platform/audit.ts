@@ -20,7 +20,8 @@ export type AuditAction =
   | 'event.redeliver'
   | 'payment_link.create'
   | 'payment_link.update'
-  | 'payment_link.disable';
+  | 'payment_link.disable'
+  | 'payout.suspicious_result';
 
 export interface AuditEntry {
   actor: string;

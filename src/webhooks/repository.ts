@@ -29,6 +29,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'payout.success',
   'payout.failed',
   'payout.needs_review',
+  'payout.suspicious_result',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

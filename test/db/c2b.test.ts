@@ -1,7 +1,7 @@
 /**
  * The C2B repository on PGlite and (when configured) PostgreSQL: a confirmation becomes one payment and
- * one `payment.c2b` event, at most once per TransID even when repeats race (the partial unique index
- * payments_c2b_receipt); the validation rules read the merchant's links; settings writes are audited.
+ * one `payment.c2b` event, at most once per TransID and channel even when repeats race (the partial
+ * unique index payments_c2b_channel_receipt); the validation rules read the merchant's links; settings writes are audited.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';

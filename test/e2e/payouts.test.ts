@@ -101,7 +101,7 @@ describe('payouts against the simulator ledger', { concurrency: true }, () => {
     assert.equal(req.request.SecurityCredential, '[redacted]');
   });
 
-  it('a definitive failure result: recipient not registered (2040), insufficient funds (1)', async () => {
+  it('a failure result, confirmed by Transaction Status: recipient not registered (2040), insufficient funds (1)', async () => {
     const [a, b] = await Promise.all([create('254710002040'), create('254710000001')]);
     const [da, db] = await Promise.all([settled(a.id), settled(b.id)]);
     assert.deepEqual([da.status, da.failureReason, da.resultCode], ['failed', 'recipient_invalid', '2040']);
@@ -109,7 +109,63 @@ describe('payouts against the simulator ledger', { concurrency: true }, () => {
     for (const id of [a.id, b.id]) {
       assert.equal(requestsOf(id).length, 1);
       assert.equal(requestsOf(id)[0]?.paid, false);
+      // the simulator's Result named the request; the failure became final only after a lookup
+      assert.equal(requestsOf(id)[0]?.statusQueries, 1, 'confirmed by one Transaction Status request');
     }
+  });
+
+  it('Results through the real hook that do not name the request are suspicious: recorded, never settling', async () => {
+    const p = await create('254710009001'); // paid; its own Result is never sent
+    const accepted = await eventually(
+      async () => {
+        const r = await s.api('GET', `/v1/payouts/${p.id}`);
+        return r.body.conversationId ? r.body : undefined;
+      },
+      10_000,
+      'the acceptance is recorded',
+    );
+    const path = payoutCallbackPath(s.callbackSecret, p.id, 'result');
+    const forged = [
+      // another request's ConversationID, claiming a failure
+      {
+        ResultType: 0,
+        ResultCode: 2040,
+        ResultDesc: 'forged failure',
+        OriginatorConversationID: p.id,
+        ConversationID: 'AG_20240101_forged',
+        TransactionID: 'FORGED0001',
+      },
+      // no ids at all, claiming a failure
+      { ResultType: 0, ResultCode: 1, ResultDesc: 'forged, no ids', TransactionID: 'FORGED0002' },
+    ];
+    for (const Result of forged) {
+      const r = await s.request('POST', path, { key: null, body: { Result } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const done = await settled(p.id);
+    assert.equal(done.status, 'success', 'neither forged failure settled it; Transaction Status did');
+    assert.equal(done.conversationId, accepted.conversationId);
+    assert.equal(done.mpesaReceipt, requestsOf(p.id)[0]?.receipt);
+
+    const events = await s.api('GET', '/v1/events?type=payout.suspicious_result&limit=100');
+    assert.equal(events.status, 200, events.text);
+    const mine = events.body.data.filter((e: Json) => e.data.id === p.id);
+    assert.deepEqual(
+      mine.map((e: Json) => [e.data.suspiciousResult.reason, e.data.suspiciousResult.resultCode]).sort(),
+      [
+        ['foreign_ids', '2040'],
+        ['missing_ids', '1'],
+      ],
+    );
+    assert.ok(mine.every((e: Json) => e.data.status === 'pending'));
+    const audit = await s.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('target_id', '=', p.id)
+      .where('action', '=', 'payout.suspicious_result')
+      .execute();
+    assert.equal(audit.length, 2);
+    assert.ok(audit.every((a) => a.merchant_id === s.merchantId && a.actor === 'daraja'));
   });
 
   it('the result is never sent: Transaction Status finds the payment and settles it success', async () => {

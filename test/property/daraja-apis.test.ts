@@ -126,7 +126,11 @@ before(async () => {
   t = await startTestApp({
     db: handle,
     temporal,
-    env: { MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000', MALIPO_RATE_LIMIT_PER_MINUTE: '1000000' },
+    env: {
+      MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000',
+      MALIPO_RATE_LIMIT_PER_MINUTE: '1000000',
+      MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+    },
     overrides: {
       secretBox: box,
       payouts,

@@ -52,7 +52,11 @@ before(async () => {
   };
   t = await startTestApp({
     db: handle,
-    env: { MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000', MALIPO_RATE_LIMIT_PER_MINUTE: '1000000' },
+    env: {
+      MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000',
+      MALIPO_RATE_LIMIT_PER_MINUTE: '1000000',
+      MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+    },
     overrides: { payments: svc },
   });
   m = await t.merchant('Property shop');

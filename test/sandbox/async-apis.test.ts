@@ -169,7 +169,9 @@ describe('B2C scenario phones: ledger and callbacks match the table', () => {
       const [hit] = await rec_wait(`/b2c/result/${id}`, 1);
       const r = params(hit!);
       assert.equal(r.resultCode, '0');
+      // a Result names its request by both ids, as the acknowledgement returned them (b2cPayout believes nothing else)
       assert.equal(r.originatorConversationId, id);
+      assert.equal(r.conversationId, ack.conversationId);
       const p = payoutOf(sim, id);
       assert.equal(p.paid, true);
       assert.equal(p.processed, true);
@@ -202,10 +204,12 @@ describe('B2C scenario phones: ledger and callbacks match the table', () => {
     it(`${phone}: fails ${code}, no money moves`, async () => {
       tested.add(phone);
       const id = newId(`f${code}`);
-      await clientFor(sim).b2cPayment(payoutInput(rec, phone, id));
+      const ack = await clientFor(sim).b2cPayment(payoutInput(rec, phone, id));
       const [hit] = await rec_wait(`/b2c/result/${id}`, 1);
       const r = params(hit!);
       assert.equal(r.resultCode, String(code));
+      assert.equal(r.originatorConversationId, ack.originatorConversationId);
+      assert.equal(r.conversationId, ack.conversationId);
       assert.equal(r.resultDesc, desc);
       assert.deepEqual(r.parameters, {}, 'no ResultParameters on failure');
       const p = payoutOf(sim, id);
@@ -256,12 +260,13 @@ describe('B2C scenario phones: ledger and callbacks match the table', () => {
   it('254710009408: times out in the queue; the Result goes to QueueTimeOutURL; status says unknown', async () => {
     tested.add('254710009408');
     const id = newId('queue');
-    await clientFor(sim).b2cPayment(payoutInput(rec, '254710009408', id));
+    const ack = await clientFor(sim).b2cPayment(payoutInput(rec, '254710009408', id));
     const [hit] = await rec_wait(`/b2c/timeout/${id}`, 1);
     const r = resultOf(hit!).Result;
     assert.equal(r.ResultCode, 1);
     assert.equal(r.ResultDesc, 'The service request timed out in the queue.');
     assert.equal(r.OriginatorConversationID, id);
+    assert.equal(r.ConversationID, ack.conversationId);
     assert.equal(r.ResultParameters, undefined);
     await sleep(QUIET_MS);
     assert.equal(rec.on(`/b2c/result/${id}`).length, 0, 'nothing went to ResultURL');

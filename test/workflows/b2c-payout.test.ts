@@ -425,9 +425,9 @@ describe('b2cPayout: the result callback decides', () => {
     ['2001', 'The initiator information is invalid.', 'rejected'],
   ];
   for (const [code, desc, reason] of failures) {
-    it(`a failure result ${code} settles failed/${reason} without any status query`, async () => {
+    it(`a failure result ${code} is confirmed by one Transaction Status request, then failed/${reason}`, async () => {
       const run = newRun();
-      const { acts, calls } = fakes();
+      const { acts, calls } = fakes({ query: answering(() => NOT_FOUND) });
       await withWorker(run, acts, async () => {
         const handle = await start(run);
         await until('the acceptance is recorded', hasVersion(calls, 2));
@@ -435,15 +435,96 @@ describe('b2cPayout: the result callback decides', () => {
         const done = await finish(handle, calls);
         assert.equal(done.status, 'failed');
         assert.equal(done.failureReason, reason);
-        assert.equal(done.decidedBy, 'result');
+        assert.equal(done.decidedBy, 'status');
         assert.equal(done.resultCode, code);
         assert.equal(done.resultDesc, desc);
         assert.equal(done.mpesaReceipt, undefined);
-        assert.equal(calls.query.length, 0);
+        assert.match(done.message ?? '', /confirmed by Transaction Status/);
+        // asked at once (not after the 2-minute result wait), by the payout's OriginatorConversationID
+        assert.deepEqual(secondsApart(calls.query), [0]);
+        assert.equal(calls.query[0]?.input.originatorConversationId, run.id);
         assert.deepEqual(statuses(calls), ['pending', 'pending', `failed/${reason}`]);
+        if (code === '2040') await keepHistory('result-failed-confirmed', handle);
       });
     });
   }
+
+  it('a failure result that Transaction Status finds Completed → success with the status’s receipt', async () => {
+    const run = newRun();
+    const { acts, calls } = fakes({ query: answering(() => COMPLETED) });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the acceptance is recorded', hasVersion(calls, 2));
+      await handle.signal(payoutResultSignal, failureResult(run, '2040', 'not registered'));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'success');
+      assert.equal(done.decidedBy, 'status');
+      assert.equal(done.mpesaReceipt, 'SGL31HKM2Y');
+      assert.equal(calls.query.length, 1);
+      assert.deepEqual(statuses(calls), ['pending', 'pending', 'success']);
+    });
+  });
+
+  it('a failure result that Transaction Status never confirms → needs_review/failure_unconfirmed after 3 requests', async () => {
+    const run = newRun();
+    // taken but never answered, unavailable, then answered "not completed" for a request before the claim
+    const { acts, calls } = fakes({
+      query: (_i, n) => (n === 2 ? UNAVAILABLE : { kind: 'started', conversationId: statusRequestId(n) }),
+    });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the acceptance is recorded', hasVersion(calls, 2));
+      await handle.signal(payoutResultSignal, failureResult(run, '1', 'The balance is insufficient.'));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'needs_review');
+      assert.equal(done.reviewReason, 'failure_unconfirmed');
+      assert.equal(done.decidedBy, 'deadline');
+      assert.equal(done.failureReason, undefined);
+      assert.equal(done.resultCode, '1', 'the result’s code is kept for the operator');
+      assert.equal(calls.query.length, 3);
+      assert.deepEqual(secondsApart(calls.query), [0, 90, 150]);
+      assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/failure_unconfirmed']);
+      await keepHistory('result-failed-unconfirmed', handle);
+    });
+  });
+
+  it('a lookup that failed on the initiator (2001) confirms nothing: needs_review/failure_unconfirmed', async () => {
+    const run = newRun({ maxStatusQueries: 2 });
+    const INITIATOR_INVALID = { resultCode: '2001', resultDesc: 'The initiator information is invalid.' };
+    const { acts, calls } = fakes({ query: answering(() => INITIATOR_INVALID) });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the acceptance is recorded', hasVersion(calls, 2));
+      await handle.signal(payoutResultSignal, failureResult(run, '2040', 'not registered'));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'needs_review');
+      assert.equal(done.reviewReason, 'failure_unconfirmed');
+      assert.equal(calls.query.length, 2);
+    });
+  });
+
+  it('a "not found" answer to a request made before the failure result does not confirm it', async () => {
+    const run = newRun({ maxStatusQueries: 2 });
+    const { acts, calls } = fakes({
+      query: async (input, n) => {
+        if (n === 1) {
+          // silence, then request 1 (at 120 s): the failure result and the answer to request 1 race in
+          await sendResult(input.payoutId, failureResult(run, '2040', 'not registered'));
+          await sendStatus(input.payoutId, { conversationId: statusRequestId(1), ...NOT_FOUND });
+        } else {
+          await sendStatus(input.payoutId, { conversationId: statusRequestId(n), ...NOT_FOUND });
+        }
+        return { kind: 'started', conversationId: statusRequestId(n) };
+      },
+    });
+    await withWorker(run, acts, async () => {
+      const done = await finish(await start(run), calls);
+      assert.equal(done.status, 'failed');
+      assert.equal(done.failureReason, 'recipient_invalid');
+      assert.equal(calls.query.length, 2, 'a request of its own confirmed it');
+      assert.deepEqual(secondsApart(calls.query), [120, 120]);
+    });
+  });
 
   it('a success result for another amount settles needs_review/amount_mismatch and does not linger', async () => {
     const run = newRun();
@@ -465,7 +546,7 @@ describe('b2cPayout: the result callback decides', () => {
     });
   });
 
-  it('results that arrive before the acceptance is recorded are kept; duplicates and foreign ones change nothing', async () => {
+  it('results that arrive before the acceptance is recorded are kept; duplicates change nothing, a foreign one is recorded as suspicious', async () => {
     const run = newRun();
     const { acts, calls } = fakes({
       initiate: async (input) => {
@@ -482,7 +563,16 @@ describe('b2cPayout: the result callback decides', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'success');
       assert.equal(done.mpesaReceipt, 'SGL31HKM1Z');
-      assert.deepEqual(statuses(calls), ['pending', 'pending', 'success']);
+      assert.equal(done.suspiciousResults, 1);
+      assert.deepEqual(statuses(calls), ['pending', 'pending', 'pending', 'success']);
+      assert.deepEqual(recorded(calls)[2]?.suspicious, {
+        reason: 'foreign_ids',
+        kind: 'result',
+        resultCode: '0',
+        resultDesc: 'The service request is processed successfully.',
+        conversationId: 'AG_someone_else',
+        originatorConversationId: run.id,
+      });
       assert.equal(recorded(calls).filter((r) => r.status !== 'pending').length, 1, 'one final record');
     });
   });
@@ -497,6 +587,83 @@ describe('b2cPayout: the result callback decides', () => {
       await handle.signal(payoutResultSignal, successResult(run));
       const done = await finish(handle, calls);
       assert.equal(done.status, 'success');
+    });
+  });
+});
+
+describe('b2cPayout: a Result must name the payout’s request', () => {
+  it('without its ids, or naming another request, a Result is recorded as suspicious and settles nothing', async () => {
+    const run = newRun();
+    const { acts, calls } = fakes();
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the acceptance is recorded', hasVersion(calls, 2));
+      const forged: PayoutResultSignal[] = [
+        successResult(run, { conversationId: undefined }),
+        successResult(run, { originatorConversationId: undefined, receipt: 'FORGED0001' }),
+        { ...failureResult(run, '2040', 'not registered'), originatorConversationId: 'po_another_payout' },
+        successResult(run, { conversationId: 'AG_20240101_another', receipt: 'FORGED0002' }),
+        { ...queueTimeout(run), conversationId: undefined },
+        successResult(run, { conversationId: 'AG_x', receipt: 'FORGED0003' }),
+        successResult(run, { conversationId: 'AG_y', receipt: 'FORGED0004' }),
+      ];
+      for (const r of forged) await handle.signal(payoutResultSignal, r);
+      await until('five suspicious results are recorded', hasVersion(calls, 7));
+      const waiting = await handle.query(payoutStateQuery);
+      assert.equal(waiting.status, 'pending', 'none of them settled it');
+      assert.equal(waiting.suspiciousResults, forged.length);
+      assert.equal(waiting.message, 'M-Pesa accepted the payout; waiting for its result.');
+      await handle.signal(payoutResultSignal, successResult(run));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'success');
+      assert.equal(done.mpesaReceipt, 'SGL31HKM1Z');
+      assert.equal(calls.query.length, 0, 'the forged queue timeout started no reconciliation');
+      const versions = recorded(calls);
+      assert.deepEqual(
+        versions.map((r) => r.suspicious?.reason ?? null),
+        [null, null, 'missing_ids', 'missing_ids', 'foreign_ids', 'foreign_ids', 'missing_ids', null],
+        'the first five are recorded (the rest only logged), each in its own version',
+      );
+      assert.deepEqual(versions[4]?.suspicious, {
+        reason: 'foreign_ids',
+        kind: 'result',
+        resultCode: '2040',
+        resultDesc: 'not registered',
+        conversationId: conversationId(run.id),
+        originatorConversationId: 'po_another_payout',
+      });
+      assert.ok(versions.slice(2, 7).every((r) => r.status === 'pending'));
+      assert.ok(
+        logs.some(
+          (e) =>
+            e.meta?.workflowId === run.id && /recorded as suspicious/.test(e.message) && e.level === 'WARN',
+        ),
+        'each is logged',
+      );
+      await keepHistory('suspicious-results', handle);
+    });
+  });
+
+  it('after an ambiguous request, a Result without a ConversationID is suspicious too', async () => {
+    const run = newRun({ maxStatusQueries: 1 });
+    const { acts, calls } = fakes({
+      initiate: () => ({ kind: 'ambiguous', reason: 'timeout after sending' }),
+    });
+    await withWorker(run, acts, async () => {
+      const handle = await start(run);
+      await until('the ambiguous request is recorded', hasVersion(calls, 2));
+      await handle.signal(payoutResultSignal, successResult(run, { conversationId: undefined }));
+      const done = await finish(handle, calls);
+      assert.equal(done.status, 'needs_review');
+      assert.equal(done.reviewReason, 'ambiguous_initiation');
+      assert.equal(done.suspiciousResults, 1);
+      assert.equal(done.conversationId, undefined, 'no ids adopted from it');
+      assert.deepEqual(statuses(calls), [
+        'pending',
+        'pending',
+        'pending',
+        'needs_review/ambiguous_initiation',
+      ]);
     });
   });
 });
@@ -682,11 +849,11 @@ describe('b2cPayout: silence, then Transaction Status', () => {
     });
   });
 
-  it('a result arriving while its status request is open wins over the status answer', async () => {
+  it('a failure result arriving with a Completed status answer is no failure: the money moved', async () => {
     const run = newRun();
     const { acts, calls } = fakes({
       query: async (input, n) => {
-        // the lookup says Completed, but the authoritative result (arriving too) says not paid
+        // the result (judged first) says not paid, but the lookup arriving with it found the payment
         await sendStatus(input.payoutId, { conversationId: statusRequestId(n), ...COMPLETED });
         await sendResult(input.payoutId, failureResult(run, '2040', 'The receiver is not registered.'));
         return { kind: 'started', conversationId: statusRequestId(n) };
@@ -694,9 +861,9 @@ describe('b2cPayout: silence, then Transaction Status', () => {
     });
     await withWorker(run, acts, async () => {
       const done = await finish(await start(run), calls);
-      assert.equal(done.status, 'failed');
-      assert.equal(done.failureReason, 'recipient_invalid');
-      assert.equal(done.decidedBy, 'result');
+      assert.equal(done.status, 'success');
+      assert.equal(done.decidedBy, 'status');
+      assert.equal(done.mpesaReceipt, 'SGL31HKM2Y');
       assert.equal(calls.query.length, 1);
     });
   });
@@ -753,9 +920,12 @@ describe('b2cPayout: grace window after needs_review', () => {
     });
   });
 
-  it('a late failure result turns needs_review/result_missing into failed', async () => {
+  it('a late failure result, confirmed by Transaction Status, turns needs_review/result_missing into failed', async () => {
     const run = newRun();
-    const { acts, calls } = fakes({ query: () => UNAVAILABLE });
+    // unavailable while nothing is known; once the failure result is in, the lookup answers "not found"
+    const { acts, calls } = fakes({
+      query: (input, n) => (n <= 3 ? UNAVAILABLE : answering(() => NOT_FOUND)(input, n)),
+    });
     await withWorker(run, acts, async () => {
       const handle = await start(run);
       await env.sleep(300_000);
@@ -764,6 +934,7 @@ describe('b2cPayout: grace window after needs_review', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'insufficient_funds');
+      assert.equal(calls.query.length, 4, 'one more request, for the failure result');
       assert.deepEqual(statuses(calls), [
         'pending',
         'pending',
