@@ -14,6 +14,7 @@ import {
   createApiKey,
   type IssuedKey,
   listApiKeys,
+  OPERATOR,
   revokeApiKey,
   rotateApiKey,
 } from '../platform/keys';
@@ -75,6 +76,7 @@ export async function adminKeyCreate(
       expiresAt,
     },
     by(ctx),
+    OPERATOR,
   );
 }
 
@@ -93,7 +95,7 @@ async function merchantOfKey(db: Db, keyId: string): Promise<string> {
 }
 
 export async function adminKeyRevoke(ctx: AdminContext, opts: { key: string }): Promise<ApiKeyView> {
-  return revokeApiKey(ctx.db, await merchantOfKey(ctx.db, opts.key), opts.key, by(ctx));
+  return revokeApiKey(ctx.db, await merchantOfKey(ctx.db, opts.key), opts.key, by(ctx), OPERATOR);
 }
 
 export async function adminKeyRotate(
@@ -107,6 +109,7 @@ export async function adminKeyRotate(
     opts.key,
     { overlapSeconds: opts.overlapSeconds },
     by(ctx),
+    OPERATOR,
   );
 }
 

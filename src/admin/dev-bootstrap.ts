@@ -10,7 +10,7 @@ import type { Db } from '../db';
 import { DEV_C2B_SHORTCODE, ensureDevC2bChannel } from '../c2b/dev';
 import { type ChannelInput, createChannel, updateChannel } from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
-import { createApiKey, findActiveKey } from '../platform/keys';
+import { createApiKey, findActiveKey, OPERATOR } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
 import type { SecretBox } from '../platform/secret-box';
 import { DEFAULT_APP } from '../sandbox';
@@ -134,6 +134,7 @@ export async function ensureDevCredentials(deps: {
         secretBox,
         { merchantId, environment: 'test', scopes: ['*'], label: 'dev: all scopes' },
         ACTOR,
+        OPERATOR,
       );
 
   // the demo payment link, created once and recreated only when it is gone or disabled
