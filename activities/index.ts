@@ -7,6 +7,7 @@ import type { Logger } from '../src/logger';
 import type { SecretBox } from '../src/platform/secret-box';
 import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
 import { WebhookRepository } from '../src/webhooks/repository';
+import { createIdempotencyActivities } from './idempotency';
 import { createLookupActivities } from './lookups';
 import { createPayoutActivities } from './payouts';
 import { createStkActivities } from './stk';
@@ -60,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPayoutActivities({ ...daraja, onEvent }),
     ...createLookupActivities(daraja),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
+    ...createIdempotencyActivities({ db: deps.db }),
   };
 }
 

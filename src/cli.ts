@@ -6,6 +6,7 @@ import { type BenchOptions, runBench } from './bench';
 import { type Config, loadConfigOrExit } from './config';
 import { developmentModeDecision } from './dev-host';
 import { createLogger, type Logger } from './logger';
+import { ensureIdempotencySweepSchedule } from './payments/idempotency-sweep';
 import { type Running, start, stopOnSignals } from './runtime';
 import { startSandboxServer } from './sandbox';
 
@@ -61,6 +62,18 @@ function serverStart(): { config: Config; logger: Logger } {
   return { config, logger };
 }
 
+/** A worker's housekeeping at start: the idempotency-key sweep schedule (a failure is logged, not fatal). */
+async function ensureSchedules(running: Running): Promise<void> {
+  try {
+    const outcome = await ensureIdempotencySweepSchedule(running.temporal, {
+      taskQueue: running.config.TEMPORAL_TASK_QUEUE,
+    });
+    running.logger.info({ schedule: 'idempotency-sweep', outcome }, 'schedule ensured');
+  } catch (err) {
+    running.logger.error({ err, schedule: 'idempotency-sweep' }, 'could not ensure the schedule');
+  }
+}
+
 export function buildCli(): Command {
   const program = new Command('malipo').description('Self-hostable M-Pesa payment gateway on Temporal');
 
@@ -77,6 +90,7 @@ export function buildCli(): Command {
         logger,
       });
       stopOnSignals(running);
+      await ensureSchedules(running);
       process.stdout.write(banner(running));
     });
 
@@ -97,6 +111,7 @@ export function buildCli(): Command {
       const { config, logger } = serverStart();
       const running = await start(config, { api: false, worker: true, embeddedTemporal: false, logger });
       stopOnSignals(running);
+      await ensureSchedules(running);
       running.logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
     });
 
