@@ -115,12 +115,12 @@ export function dateFilter(description: string) {
     });
 }
 
-/** `from` ≤ `to` when both are given; as an issue on `to`. */
-export function fromNotAfterTo(
-  q: { from?: Date | undefined; to?: Date | undefined },
-  ctx: z.RefinementCtx,
-): void {
-  if (q.from && q.to && q.from.getTime() > q.to.getTime()) {
+/**
+ * `from` ≤ `to` when both are given; as an issue on `to`. zod runs this even when a field already
+ * failed, with that field's raw string, so it checks that both are Dates.
+ */
+export function fromNotAfterTo(q: { from?: unknown; to?: unknown }, ctx: z.RefinementCtx): void {
+  if (q.from instanceof Date && q.to instanceof Date && q.from.getTime() > q.to.getTime()) {
     ctx.addIssue({ code: 'custom', path: ['to'], message: 'must not be before `from`' });
   }
 }

@@ -194,6 +194,18 @@ for (const database of testDatabases()) {
         });
         const b = expectEnvelope(r, 400, 'VALIDATION_ERROR');
         assert.equal(firstIssue(b).path, 'to');
+        // both bad at once: the from-before-to rule must not trip over the unparsed values
+        for (const q of [
+          'from=-1&to=-1',
+          'from=yesterday&to=2025-01-01T00:00:00Z',
+          'from=2025-01-01T00:00:00Z&to=0',
+        ]) {
+          expectEnvelope(
+            await t.request('GET', `/v1/payments?${q}`, { key: m.key }),
+            400,
+            'VALIDATION_ERROR',
+          );
+        }
       });
     });
   });
