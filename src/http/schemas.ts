@@ -89,6 +89,22 @@ export function jsonDepth(value: unknown, limit: number): number {
 export const DATE_FILTER_MIN = new Date('2000-01-01T00:00:00.000Z');
 export const DATE_FILTER_MAX = new Date('2100-01-01T00:00:00.000Z');
 
+const inRange = (d: Date) =>
+  !Number.isNaN(d.getTime()) &&
+  d.getTime() >= DATE_FILTER_MIN.getTime() &&
+  d.getTime() <= DATE_FILTER_MAX.getTime();
+
+/**
+ * An ISO 8601 instant in a request body (an expiry, say), kept as the string: offset allowed, from
+ * 2000-01-01 to 2100-01-01 UTC. `9999-12-31T23:59:59-23:59` is year 10000 in UTC, which the database
+ * driver cannot write, and used to answer 500.
+ */
+export function boundedDateTime() {
+  return z.iso
+    .datetime({ offset: true })
+    .refine((s) => inRange(new Date(s)), 'must be between 2000-01-01 and 2100-01-01 (UTC)');
+}
+
 /**
  * A date filter in a list query (`from`, `to`): an ISO 8601 instant (offset allowed) from 2000-01-01
  * to 2100-01-01 UTC, as a Date. Outside that range (year 0000, 275760, an offset that pushes 9999-12-31
@@ -99,11 +115,7 @@ export function dateFilter(description: string) {
     .datetime({ offset: true })
     .transform((s, ctx) => {
       const d = new Date(s);
-      if (
-        Number.isNaN(d.getTime()) ||
-        d.getTime() < DATE_FILTER_MIN.getTime() ||
-        d.getTime() > DATE_FILTER_MAX.getTime()
-      ) {
+      if (!inRange(d)) {
         ctx.addIssue({ code: 'custom', message: 'must be between 2000-01-01 and 2100-01-01 (UTC)' });
         return z.NEVER;
       }

@@ -154,6 +154,30 @@ for (const database of testDatabases()) {
       });
     });
 
+    describe('dates in bodies', () => {
+      it('a payment link expiry past year 9999 in UTC is 400, not 500; a key expiry in 9999 is fine', async () => {
+        await t.channel(m.id, { isDefault: true });
+        const body = { title: 'Order', amount: 10, expiresAt: '9999-12-31T23:59:59-23:59' };
+        const created = await t.request('POST', '/v1/payment-links', { key: m.key, body });
+        assert.equal(firstIssue(expectEnvelope(created, 400, 'VALIDATION_ERROR')).path, 'expiresAt');
+        const ok = await t.request('POST', '/v1/payment-links', {
+          key: m.key,
+          body: { title: 'Order', amount: 10 },
+        });
+        assert.equal(ok.status, 201, ok.text);
+        const patched = await t.request('PATCH', `/v1/payment-links/${ok.body.id}`, {
+          key: m.key,
+          body: { expiresAt: '9999-12-31T23:59:59-23:59' },
+        });
+        expectEnvelope(patched, 400, 'VALIDATION_ERROR');
+        const key = await t.request('POST', '/v1/keys', {
+          key: m.key,
+          body: { scopes: ['payments:read'], expiresAt: '9999-12-31T23:59:59Z' },
+        });
+        assert.equal(key.status, 201, key.text);
+      });
+    });
+
     describe('date filters on lists', () => {
       const bad = [
         '0000-01-01T00:00:00Z',
