@@ -8,6 +8,7 @@ import { channelUrlPolicy } from '../src/platform/channels';
 import type { SecretBox } from '../src/platform/secret-box';
 import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
 import { WebhookRepository } from '../src/webhooks/repository';
+import { createIdempotencyActivities } from './idempotency';
 import { createLookupActivities } from './lookups';
 import { createPayoutActivities } from './payouts';
 import { createStkActivities } from './stk';
@@ -62,6 +63,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPayoutActivities({ ...daraja, onEvent }),
     ...createLookupActivities(daraja),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
+    ...createIdempotencyActivities({ db: deps.db }),
   };
 }
 

@@ -3,7 +3,10 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './admin/cli';
 import { runChaos } from './chaos/run';
 import { type BenchOptions, runBench } from './bench';
-import { loadConfigOrExit } from './config';
+import { type Config, loadConfigOrExit } from './config';
+import { developmentModeDecision } from './dev-host';
+import { createLogger, type Logger } from './logger';
+import { ensureIdempotencySweepSchedule } from './payments/idempotency-sweep';
 import { type Running, start, stopOnSignals } from './runtime';
 import { startSandboxServer } from './sandbox';
 
@@ -43,6 +46,34 @@ function banner(r: Running): string {
   return lines.join('\n');
 }
 
+/**
+ * The config and logger of a long-running command, or exit 2 when development mode would listen on a
+ * non-loopback HOST; in development mode the first log line is a loud warning.
+ */
+function serverStart(): { config: Config; logger: Logger } {
+  const config = loadConfigOrExit();
+  const decision = developmentModeDecision(config);
+  if (!decision.start) {
+    process.stderr.write(`malipo: ${decision.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.LOG_LEVEL);
+  if (decision.warning) logger.warn({ mode: config.MALIPO_MODE, host: config.HOST }, decision.warning);
+  return { config, logger };
+}
+
+/** A worker's housekeeping at start: the idempotency-key sweep schedule (a failure is logged, not fatal). */
+async function ensureSchedules(running: Running): Promise<void> {
+  try {
+    const outcome = await ensureIdempotencySweepSchedule(running.temporal, {
+      taskQueue: running.config.TEMPORAL_TASK_QUEUE,
+    });
+    running.logger.info({ schedule: 'idempotency-sweep', outcome }, 'schedule ensured');
+  } catch (err) {
+    running.logger.error({ err, schedule: 'idempotency-sweep' }, 'could not ensure the schedule');
+  }
+}
+
 export function buildCli(): Command {
   const program = new Command('malipo').description('Self-hostable M-Pesa payment gateway on Temporal');
 
@@ -50,14 +81,16 @@ export function buildCli(): Command {
     .command('dev')
     .description('start everything in one process tree: Temporal dev server, worker, API (and the sandbox)')
     .action(async () => {
-      const config = loadConfigOrExit();
+      const { config, logger } = serverStart();
       const running = await start(config, {
         api: true,
         worker: true,
         embeddedTemporal: true,
         devBootstrap: true,
+        logger,
       });
       stopOnSignals(running);
+      await ensureSchedules(running);
       process.stdout.write(banner(running));
     });
 
@@ -65,8 +98,8 @@ export function buildCli(): Command {
     .command('api')
     .description('run the HTTP API only (needs TEMPORAL_ADDRESS)')
     .action(async () => {
-      const config = loadConfigOrExit();
-      const running = await start(config, { api: true, worker: false, embeddedTemporal: false });
+      const { config, logger } = serverStart();
+      const running = await start(config, { api: true, worker: false, embeddedTemporal: false, logger });
       stopOnSignals(running);
       running.logger.info({ url: running.url }, 'api listening');
     });
@@ -75,9 +108,10 @@ export function buildCli(): Command {
     .command('worker')
     .description('run the Temporal worker only (needs TEMPORAL_ADDRESS)')
     .action(async () => {
-      const config = loadConfigOrExit();
-      const running = await start(config, { api: false, worker: true, embeddedTemporal: false });
+      const { config, logger } = serverStart();
+      const running = await start(config, { api: false, worker: true, embeddedTemporal: false, logger });
       stopOnSignals(running);
+      await ensureSchedules(running);
       running.logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
     });
 

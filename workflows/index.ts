@@ -1,6 +1,7 @@
 /** Every workflow the worker runs, re-exported from its own file. */
 export { b2cPayout, payoutResultSignal, payoutStateQuery, payoutStatusSignal } from './b2c-payout';
 export { darajaLookup, lookupResultSignal } from './daraja-lookup';
+export { idempotencySweep } from './idempotency-sweep';
 export {
   awaitInitiationUpdate,
   paymentStateQuery,

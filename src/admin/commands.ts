@@ -14,6 +14,7 @@ import {
   createApiKey,
   type IssuedKey,
   listApiKeys,
+  OPERATOR,
   revokeApiKey,
   rotateApiKey,
 } from '../platform/keys';
@@ -77,6 +78,7 @@ export async function adminKeyCreate(
       expiresAt,
     },
     by(ctx),
+    OPERATOR,
   );
 }
 
@@ -95,7 +97,7 @@ async function merchantOfKey(db: Db, keyId: string): Promise<string> {
 }
 
 export async function adminKeyRevoke(ctx: AdminContext, opts: { key: string }): Promise<ApiKeyView> {
-  return revokeApiKey(ctx.db, await merchantOfKey(ctx.db, opts.key), opts.key, by(ctx));
+  return revokeApiKey(ctx.db, await merchantOfKey(ctx.db, opts.key), opts.key, by(ctx), OPERATOR);
 }
 
 export async function adminKeyRotate(
@@ -109,6 +111,7 @@ export async function adminKeyRotate(
     opts.key,
     { overlapSeconds: opts.overlapSeconds },
     by(ctx),
+    OPERATOR,
   );
 }
 

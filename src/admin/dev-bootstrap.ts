@@ -15,7 +15,7 @@ import {
   updateChannel,
 } from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
-import { createApiKey, findActiveKey } from '../platform/keys';
+import { createApiKey, findActiveKey, OPERATOR } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
 import type { SecretBox } from '../platform/secret-box';
 import { DEFAULT_APP } from '../sandbox';
@@ -167,6 +167,7 @@ export async function ensureDevCredentials(deps: {
         secretBox,
         { merchantId, environment: 'test', scopes: ['*'], label: 'dev: all scopes' },
         ACTOR,
+        OPERATOR,
       );
 
   // the demo payment link, created once and recreated only when it is gone or disabled

@@ -24,7 +24,7 @@ import { openDatabase } from '../db';
 import { callbackSecretOf, createApp } from '../http/app';
 import { createLogger } from '../logger';
 import { channelUrlPolicy, createChannel } from '../platform/channels';
-import { createApiKey } from '../platform/keys';
+import { createApiKey, OPERATOR } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { SecretBox } from '../platform/secret-box';
 import { connectClient, connectWorker } from '../temporal/connection';
@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       secretBox,
       { merchantId: merchant.id, environment: 'test', scopes: ['*'], label: 'bench' },
       actor,
+      OPERATOR,
     );
 
     // The bare express endpoint of the floor.

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { openDatabase } from '../db';
 import { callbackToken } from '../payments/callback-token';
 import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../platform/channels';
-import { createApiKey } from '../platform/keys';
+import { createApiKey, OPERATOR } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
 import { SCENARIOS, startSandboxServer } from '../sandbox';
@@ -196,7 +196,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       DEVELOPMENT_CHANNEL_POLICY,
     );
     const key = (
-      await createApiKey(db.db, box, { merchantId: merchant.id, environment: 'test', scopes: ['*'] }, actor)
+      await createApiKey(
+        db.db,
+        box,
+        { merchantId: merchant.id, environment: 'test', scopes: ['*'] },
+        actor,
+        OPERATOR,
+      )
     ).key;
 
     const call = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {

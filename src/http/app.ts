@@ -19,6 +19,7 @@ import {
   rateLimit,
 } from './middleware/rate-limit';
 import { openApiRoute, registerDocsUi } from './openapi';
+import { limitJsonDepth } from './middleware/json-depth';
 import { rejectNul } from './middleware/reject-nul';
 import { requestId } from './request-id';
 import { mountRoutes, type RouteDef } from './route';
@@ -195,6 +196,7 @@ export function createApp(input: AppInput): Express {
 
   app.use(requireJson);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
+  app.use(limitJsonDepth);
   app.use(rejectNul);
 
   const limits = {

@@ -45,6 +45,9 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
+/** How long a key is kept: twice the 24 hours replays are promised for. */
+export const SWEEP_RETENTION_MS = 48 * 3_600_000;
+
 export class IdempotencyStore {
   constructor(
     private readonly db: Db,
@@ -142,12 +145,22 @@ export class IdempotencyStore {
     ).execute();
   }
 
-  /** Deletes finished keys older than `olderThanMs` (at least 24 hours is promised). */
-  async sweep(olderThanMs = 48 * 3600_000): Promise<number> {
+  /**
+   * Deletes at most `limit` expired keys in one statement and returns how many: keys older than
+   * `olderThanMs` (at least 24 hours is promised) that are done, or still in flight with a lapsed lock
+   * (their request died long ago). workflows/idempotency-sweep.ts calls it batch by batch.
+   */
+  async sweep(opts: { olderThanMs?: number; limit?: number } = {}): Promise<number> {
+    const cutoff = new Date(Date.now() - (opts.olderThanMs ?? SWEEP_RETENTION_MS));
+    const expired = this.db
+      .selectFrom('idempotency_keys')
+      .select(['merchant_id', 'environment', 'scope', 'key'])
+      .where('created_at', '<', cutoff)
+      .where((eb) => eb.or([eb('state', '=', 'done'), eb('locked_until', '<', sql<Date>`now()`)]))
+      .limit(opts.limit ?? 500);
     const res = await this.db
       .deleteFrom('idempotency_keys')
-      .where('created_at', '<', new Date(Date.now() - olderThanMs))
-      .where('state', '=', 'done')
+      .where(sql<boolean>`(merchant_id, environment, scope, key) in (${expired})`)
       .executeTakeFirst();
     return Number(res.numDeletedRows);
   }

@@ -2,7 +2,7 @@
  * API keys: `mlp_test_…` / `mlp_live_…` + 43 base62 characters (≈256 bits). Only the SHA-256 of a key is
  * stored, with a display prefix and the last four characters; the key and its webhook signing secret are
  * returned once, at creation. Revocation is immediate; rotation issues a new key and lets the old one live
- * for a chosen overlap (default none).
+ * for a chosen overlap (default none). Creating, rotating and revoking follow one grant rule (`KeyManager`).
  */
 import crypto from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
@@ -11,7 +11,7 @@ import type { ApiKeysTable } from '../db/schema';
 import { MalipoError, notFound } from '../domain/errors';
 import { newId, randomBase62 } from '../domain/ids';
 import { type Actor, appendAudit } from './audit';
-import type { AuthContext, KeyEnvironment, Scope } from './scopes';
+import { type AuthContext, canGrant, type KeyEnvironment, type Scope } from './scopes';
 import type { SecretBox } from './secret-box';
 
 /** 43 base62 characters carry log2(62)·43 ≈ 256 bits, i.e. 32 random bytes. */
@@ -90,6 +90,39 @@ function view(row: KeyRow, now = new Date()): ApiKeyView {
   };
 }
 
+/**
+ * Who manages keys. An operator (the command line) manages any key. An API key manages only keys of
+ * its own environment, and only keys whose every scope it could grant itself (see `canGrant`): the
+ * same rule for creating, rotating and revoking, so no key can obtain or switch off a stronger one.
+ */
+export type KeyManager =
+  | { kind: 'operator' }
+  | { kind: 'key'; environment: KeyEnvironment; scopes: readonly string[] };
+
+export const OPERATOR: KeyManager = { kind: 'operator' };
+
+export function keyManagerOf(auth: AuthContext): KeyManager {
+  return { kind: 'key', environment: auth.environment, scopes: auth.scopes };
+}
+
+function missingScopes(granted: readonly string[], wanted: readonly string[]): string[] {
+  return granted.includes('*') ? [] : wanted.filter((s) => s === '*' || !granted.includes(s));
+}
+
+/** FORBIDDEN unless `manager` may hand out (or take over) `scopes`. */
+function assertMayGrant(manager: KeyManager, scopes: readonly string[], action: string): void {
+  if (manager.kind === 'operator' || canGrant(manager.scopes, scopes)) return;
+  throw new MalipoError(
+    'FORBIDDEN',
+    `A key can ${action} only keys whose scopes it holds itself; this key lacks ${missingScopes(manager.scopes, scopes).join(', ')}`,
+  );
+}
+
+/** A key of another environment is "not found" to an API key, as another merchant's is. */
+function assertSameEnvironment(manager: KeyManager, row: Pick<KeyRow, 'environment'>): void {
+  if (manager.kind === 'key' && row.environment !== manager.environment) throw notFound('API key');
+}
+
 export interface CreateKeyInput {
   merchantId: string;
   environment: KeyEnvironment;
@@ -126,7 +159,12 @@ export async function createApiKey(
   box: SecretBox,
   input: CreateKeyInput,
   by: Actor,
+  as: KeyManager,
 ): Promise<IssuedKey> {
+  if (as.kind === 'key' && input.environment !== as.environment) {
+    throw new MalipoError('FORBIDDEN', `A ${as.environment} key can create only ${as.environment} keys`);
+  }
+  assertMayGrant(as, input.scopes, 'create');
   if (input.scopes.length === 0) {
     throw new MalipoError('VALIDATION_ERROR', 'A key needs at least one scope', {
       details: [{ path: 'scopes', message: 'at least one scope', code: 'too_small' }],
@@ -185,9 +223,12 @@ export async function revokeApiKey(
   merchantId: string,
   keyId: string,
   by: Actor,
+  as: KeyManager,
 ): Promise<ApiKeyView> {
   return db.transaction().execute(async (trx) => {
     const row = await keyRow(trx, merchantId, keyId);
+    assertSameEnvironment(as, row);
+    assertMayGrant(as, row.scopes, 'revoke');
     if (row.revoked_at) return view(row);
     const updated = await trx
       .updateTable('api_keys')
@@ -211,6 +252,7 @@ export async function rotateApiKey(
   keyId: string,
   opts: { overlapSeconds?: number | undefined },
   by: Actor,
+  as: KeyManager,
 ): Promise<{ key: IssuedKey; previous: ApiKeyView }> {
   const overlap = opts.overlapSeconds ?? 0;
   if (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_ROTATION_OVERLAP_SECONDS) {
@@ -226,6 +268,8 @@ export async function rotateApiKey(
   }
   return db.transaction().execute(async (trx) => {
     const old = await keyRow(trx, merchantId, keyId);
+    assertSameEnvironment(as, old);
+    assertMayGrant(as, old.scopes, 'rotate');
     if (keyState(old) !== 'active') {
       throw new MalipoError('CONFLICT', 'Only an active key can be rotated');
     }

@@ -22,7 +22,7 @@ import { createLogger } from '../../src/logger';
 import { PaymentService } from '../../src/payments/service';
 import { stkConfigFrom } from '../../src/payments/settings';
 import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
-import { createApiKey } from '../../src/platform/keys';
+import { createApiKey, OPERATOR } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../../src/platform/secret-box';
 import { customerAction, type SandboxServer } from '../../src/sandbox';
@@ -99,7 +99,13 @@ async function newMerchant(name: string, box: SecretBox) {
     actor,
     DEVELOPMENT_CHANNEL_POLICY,
   );
-  const k = await createApiKey(dbh.db, box, { merchantId: m.id, environment: 'test', scopes: ['*'] }, actor);
+  const k = await createApiKey(
+    dbh.db,
+    box,
+    { merchantId: m.id, environment: 'test', scopes: ['*'] },
+    actor,
+    OPERATOR,
+  );
   return { id: m.id, key: k.key };
 }
 

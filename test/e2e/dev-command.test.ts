@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { IDEMPOTENCY_SWEEP_SCHEDULE_ID } from '../../src/payments/idempotency-sweep';
 import { freePort } from '../../src/temporal/dev-server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -63,8 +65,28 @@ describe('malipo dev', () => {
       const ready = await waitFor(`http://127.0.0.1:${port}/readyz`, 90_000);
       assert.deepEqual(await ready.json(), {
         status: 'ready',
+        failing: [],
         checks: { database: 'ok', temporal: 'ok' },
       });
+      assert.match(out, /DEVELOPMENT MODE/, 'development mode says so in its first log line');
+      // the worker ensured the idempotency-key sweep schedule
+      const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+      try {
+        const schedules = new Client({ connection }).schedule;
+        const described = await (async () => {
+          for (let i = 0; ; i++) {
+            try {
+              return await schedules.getHandle(IDEMPOTENCY_SWEEP_SCHEDULE_ID).describe();
+            } catch (err) {
+              if (i >= 50) throw err;
+              await new Promise((r) => setTimeout(r, 200));
+            }
+          }
+        })();
+        assert.equal(described.action.workflowType, 'idempotencySweep');
+      } finally {
+        await connection.close();
+      }
       const ui = await waitFor(`http://127.0.0.1:${uiPort}/`, 10_000);
       assert.match(await ui.text(), /<html/i);
       assert.match(out, new RegExp(`Temporal UI +http://127.0.0.1:${uiPort}`));

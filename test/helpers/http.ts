@@ -23,7 +23,7 @@ import {
   createChannel,
   type PublicChannel,
 } from '../../src/platform/channels';
-import { createApiKey, type IssuedKey, revokeApiKey } from '../../src/platform/keys';
+import { createApiKey, type IssuedKey, OPERATOR, revokeApiKey } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import type { KeyEnvironment, Scope } from '../../src/platform/scopes';
 import { SecretBox } from '../../src/platform/secret-box';
@@ -161,6 +161,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         secretBox,
         { merchantId, environment: o.env ?? 'test', scopes, expiresAt: o.expiresAt ?? null },
         cli,
+        OPERATOR,
       );
     },
     channel(merchantId, input = {}) {
@@ -215,7 +216,7 @@ export async function expectSecured(
   expectEnvelope(await send(`mlp_test_${'A'.repeat(43)}`), 401, 'INVALID_API_KEY');
   expectEnvelope(await send('not-even-a-key'), 401, 'INVALID_API_KEY');
   const revoked = await t.key(merchantId, [route.scope]);
-  await revokeApiKey(t.db, merchantId, revoked.id, { actor: 'test' });
+  await revokeApiKey(t.db, merchantId, revoked.id, { actor: 'test' }, OPERATOR);
   expectEnvelope(await send(revoked.key), 401, 'INVALID_API_KEY');
   const other: Scope = route.scope === 'balance:read' ? 'payouts:read' : 'balance:read';
   const lacking = await t.key(merchantId, [other]);

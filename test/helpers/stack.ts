@@ -29,7 +29,7 @@ import { PayoutService } from '../../src/payouts/service';
 import type { PayoutConfig } from '../../src/domain/payout';
 import { stkConfigFrom } from '../../src/payments/settings';
 import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
-import { createApiKey, type IssuedKey } from '../../src/platform/keys';
+import { createApiKey, type IssuedKey, OPERATOR } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import type { Scope } from '../../src/platform/scopes';
 import { SecretBox } from '../../src/platform/secret-box';
@@ -299,6 +299,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         secretBox,
         { merchantId: m.id, environment: 'test', scopes: ['*'], label: 'e2e: all scopes' },
         ACTOR,
+        OPERATOR,
       );
       return { merchantId: m.id, channelId: ch.id, key: k.key, keyId: k.id };
     }
@@ -345,7 +346,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         request(method, path, { ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) }),
       newMerchant,
       newKey: (scopes, merchantId = main.merchantId) =>
-        createApiKey(db, secretBox, { merchantId, environment: 'test', scopes }, ACTOR),
+        createApiKey(db, secretBox, { merchantId, environment: 'test', scopes }, ACTOR, OPERATOR),
       async waitForStatus(paymentId, predicate = (p) => p.status !== 'pending', timeoutMs = 60_000, key) {
         let last: unknown;
         try {

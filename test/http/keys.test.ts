@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { LastUsedTracker, webhookSecretOf } from '../../src/platform/keys';
+import { MalipoError } from '../../src/domain/errors';
+import {
+  keyManagerOf,
+  LastUsedTracker,
+  OPERATOR,
+  revokeApiKey,
+  rotateApiKey,
+  webhookSecretOf,
+} from '../../src/platform/keys';
 import {
   expectEnvelope,
   expectSecured,
@@ -242,6 +250,80 @@ describe('/v1/keys', () => {
         body: {},
         scope: 'keys:manage',
       });
+    });
+  });
+
+  describe('the grant rule for rotate and revoke', () => {
+    it('a keys:manage key cannot rotate a * key into a key for itself, nor revoke it', async () => {
+      const manager = await t.key(m.id, ['keys:manage']);
+      const star = await t.key(m.id, ['*']);
+      const rot = await t.request('POST', `/v1/keys/${star.id}/rotate`, { key: manager.key, body: {} });
+      const b = expectEnvelope(rot, 403, 'FORBIDDEN');
+      assert.match(b.error.message, /only keys whose scopes it holds itself/);
+      assert.match(b.error.message, /\*/);
+      assert.equal(rot.body.key, undefined, 'no new key is issued');
+      const rev = await t.request('POST', `/v1/keys/${star.id}/revoke`, { key: manager.key });
+      expectEnvelope(rev, 403, 'FORBIDDEN');
+      // the * key is untouched and still works; no replacement was written
+      assert.equal((await t.request('GET', '/v1/channels', { key: star.key })).status, 200);
+      const row = await t.db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', star.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.revoked_at, null);
+      assert.equal(row.replaced_by, null);
+      const audit = await t.db.selectFrom('audit_log').selectAll().where('target_id', '=', star.id).execute();
+      assert.ok(!audit.some((a) => a.action !== 'key.create'));
+    });
+
+    it('nor a key holding a scope it lacks; keys within its scopes (and itself) it may', async () => {
+      const manager = await t.key(m.id, ['keys:manage', 'payments:read']);
+      const payer = await t.key(m.id, ['payments:create', 'payments:read']);
+      expectEnvelope(
+        await t.request('POST', `/v1/keys/${payer.id}/rotate`, { key: manager.key, body: {} }),
+        403,
+        'FORBIDDEN',
+      );
+      expectEnvelope(
+        await t.request('POST', `/v1/keys/${payer.id}/revoke`, { key: manager.key }),
+        403,
+        'FORBIDDEN',
+      );
+      const reader = await t.key(m.id, ['payments:read']);
+      const ok = await t.request('POST', `/v1/keys/${reader.id}/rotate`, { key: manager.key, body: {} });
+      assert.equal(ok.status, 201, ok.text);
+      assert.deepEqual(ok.body.key.scopes, ['payments:read']);
+      const gone = await t.request('POST', `/v1/keys/${ok.body.key.id}/revoke`, { key: manager.key });
+      assert.equal(gone.status, 200, gone.text);
+      const self = await t.request('POST', `/v1/keys/${manager.id}/rotate`, { key: manager.key, body: {} });
+      assert.equal(self.status, 201, self.text);
+      // a * key manages any key of its environment
+      const star = await t.request('POST', `/v1/keys/${payer.id}/rotate`, { key: m.key, body: {} });
+      assert.equal(star.status, 201, star.text);
+    });
+
+    it('is the service’s rule, with the same error for every caller; the operator is not limited', async () => {
+      const star = await t.key(m.id, ['*']);
+      const manager = await t.key(m.id, ['keys:manage']);
+      const as = keyManagerOf({
+        merchantId: m.id,
+        keyId: manager.id,
+        environment: 'test',
+        scopes: ['keys:manage'],
+      });
+      const by = { actor: manager.id };
+      const forbidden = (e: unknown) => e instanceof MalipoError && e.code === 'FORBIDDEN';
+      await assert.rejects(rotateApiKey(t.db, t.secretBox, m.id, star.id, {}, by, as), forbidden);
+      await assert.rejects(revokeApiKey(t.db, m.id, star.id, by, as), forbidden);
+      const live = await t.key(m.id, ['payments:read'], { env: 'live' });
+      const liveManager = keyManagerOf({ merchantId: m.id, keyId: 'x', environment: 'test', scopes: ['*'] });
+      await assert.rejects(
+        revokeApiKey(t.db, m.id, live.id, by, liveManager),
+        (e: unknown) => e instanceof MalipoError && e.code === 'RESOURCE_NOT_FOUND',
+      );
+      const r = await rotateApiKey(t.db, t.secretBox, m.id, star.id, {}, { actor: 'cli' }, OPERATOR);
+      assert.deepEqual(r.key.scopes, ['*']);
     });
   });
 

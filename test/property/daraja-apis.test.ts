@@ -35,7 +35,7 @@ import { withoutNul } from '../../src/payments/repository';
 import { payoutCallbackPath } from '../../src/payouts/callback-paths';
 import { PayoutService } from '../../src/payouts/service';
 import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
-import { createApiKey } from '../../src/platform/keys';
+import { createApiKey, OPERATOR } from '../../src/platform/keys';
 import { createMerchant } from '../../src/platform/merchants';
 import { SecretBox } from '../../src/platform/secret-box';
 import { DEFAULT_APP, type SandboxServer } from '../../src/sandbox';
@@ -147,6 +147,7 @@ before(async () => {
       box,
       { merchantId: m.id, environment: 'test', scopes: ['*'], expiresAt: null },
       cli,
+      OPERATOR,
     )
   ).key;
   const ch = await createChannel(

@@ -1,20 +1,40 @@
-/** GET /healthz (the process is up) and GET /readyz (the database and Temporal answer). */
+/**
+ * GET /healthz (the process is up) and GET /readyz (the database and Temporal answer). A failing part is
+ * named (`database`, `temporal`) but its error text is only logged: it may hold hosts, ports or users.
+ */
 import { z } from 'zod';
 import { ping } from '../../db';
+import type { Logger } from '../../logger';
 import { defineRoute } from '../route';
 
-async function check(name: string, fn: () => Promise<unknown>, timeoutMs = 3000): Promise<string | null> {
+/** What /readyz says about one part: never the error's own text. */
+export type CheckResult = 'ok' | 'unavailable' | 'timeout';
+
+const CHECK_RESULTS = ['ok', 'unavailable', 'timeout'] as const;
+const TIMED_OUT = Symbol('timed out');
+
+async function check(
+  name: string,
+  fn: () => Promise<unknown>,
+  log: Pick<Logger, 'warn'>,
+  timeoutMs = 3000,
+): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       fn(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+        timer = setTimeout(() => reject(TIMED_OUT), timeoutMs);
       }),
     ]);
-    return null;
+    return 'ok';
   } catch (err) {
-    return `${name}: ${err instanceof Error ? err.message : String(err)}`;
+    if (err === TIMED_OUT) {
+      log.warn({ check: name, timeoutMs }, 'readiness check timed out');
+      return 'timeout';
+    }
+    log.warn({ check: name, err }, 'readiness check failed');
+    return 'unavailable';
   } finally {
     clearTimeout(timer);
   }
@@ -22,7 +42,8 @@ async function check(name: string, fn: () => Promise<unknown>, timeoutMs = 3000)
 
 const Readiness = z.object({
   status: z.enum(['ready', 'unavailable']),
-  checks: z.object({ database: z.string(), temporal: z.string() }),
+  failing: z.array(z.enum(['database', 'temporal'])).meta({ description: 'The parts that do not answer' }),
+  checks: z.object({ database: z.enum(CHECK_RESULTS), temporal: z.enum(CHECK_RESULTS) }),
 });
 
 export const healthz = defineRoute({
@@ -43,17 +64,21 @@ export const readyz = defineRoute({
   tags: ['meta'],
   responses: {
     200: { description: 'Ready', schema: Readiness },
-    503: { description: 'A dependency does not answer', schema: Readiness },
+    503: { description: 'A dependency does not answer; `failing` names it', schema: Readiness },
   },
-  handler: async ({ deps, reply }) => {
+  handler: async ({ deps, req, reply }) => {
+    const log = req.log ?? deps.logger;
     const [database, temporal] = await Promise.all([
-      check('database', () => ping(deps.db)),
-      check('temporal', () => deps.temporal.workflowService.getSystemInfo({})),
+      check('database', () => ping(deps.db), log),
+      check('temporal', () => deps.temporal.workflowService.getSystemInfo({}), log),
     ]);
-    const failing = [database, temporal].filter((x): x is string => x !== null);
+    const failing = (['database', 'temporal'] as const).filter(
+      (part) => (part === 'database' ? database : temporal) !== 'ok',
+    );
     const body = {
       status: failing.length ? ('unavailable' as const) : ('ready' as const),
-      checks: { database: database ?? 'ok', temporal: temporal ?? 'ok' },
+      failing,
+      checks: { database, temporal },
     };
     return failing.length ? reply(503, body) : reply(200, body);
   },

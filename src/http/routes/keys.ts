@@ -1,7 +1,8 @@
 /**
  * /v1/keys: API key management with the `keys:manage` scope. A key manages the keys of its own merchant
- * and environment, and may grant only scopes it holds itself (any, with `*`). The key and its webhook
- * signing secret are in the creation (and rotation) response only.
+ * and environment, and may create, rotate or revoke only keys whose scopes it holds itself (any, with
+ * `*`); the rule lives in src/platform/keys.ts. The key and its webhook signing secret are in the
+ * creation (and rotation) response only.
  */
 import { z } from 'zod';
 import { MalipoError } from '../../domain/errors';
@@ -10,12 +11,13 @@ import {
   createApiKey,
   getApiKey,
   type IssuedKey,
+  keyManagerOf,
   listApiKeys,
   MAX_ROTATION_OVERLAP_SECONDS,
   revokeApiKey,
   rotateApiKey,
 } from '../../platform/keys';
-import { type AuthContext, canGrant } from '../../platform/scopes';
+import type { AuthContext } from '../../platform/scopes';
 import { defineRoute } from '../route';
 import { idParams, iso, listOf, ScopeSchema, Timestamp } from '../schemas';
 
@@ -129,15 +131,6 @@ export const createKeyRoute = defineRoute({
   responses: { 201: { description: 'The new key, shown once', schema: IssuedApiKeySchema } },
   errors: ['FORBIDDEN'],
   handler: async ({ deps, auth, body, actor, reply }) => {
-    if (body.environment && body.environment !== auth.environment) {
-      throw new MalipoError(
-        'FORBIDDEN',
-        `A ${auth.environment} key can create only ${auth.environment} keys`,
-      );
-    }
-    if (!canGrant(auth.scopes, body.scopes)) {
-      throw new MalipoError('FORBIDDEN', 'A key can grant only scopes it holds itself');
-    }
     const expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw new MalipoError('VALIDATION_ERROR', 'The request body is invalid', {
@@ -149,12 +142,13 @@ export const createKeyRoute = defineRoute({
       deps.secretBox,
       {
         merchantId: auth.merchantId,
-        environment: auth.environment,
+        environment: body.environment ?? auth.environment,
         scopes: body.scopes,
         label: body.label,
         expiresAt,
       },
       actor,
+      keyManagerOf(auth),
     );
     return reply(201, issuedBody(issued));
   },
@@ -177,14 +171,15 @@ export const revokeKeyRoute = defineRoute({
   path: '/v1/keys/:id/revoke',
   scope: 'keys:manage',
   summary: 'Revoke an API key',
-  description: 'Immediate: the next request with the key gets 401 INVALID_API_KEY.',
+  description:
+    'Immediate: the next request with the key gets 401 INVALID_API_KEY. A key may revoke only keys whose scopes it holds itself (403 FORBIDDEN otherwise).',
   tags: ['keys'],
   request: { params: KeyParams },
   responses: { 200: { description: 'The revoked key', schema: ApiKeySchema } },
-  errors: ['RESOURCE_NOT_FOUND'],
+  errors: ['RESOURCE_NOT_FOUND', 'FORBIDDEN'],
   handler: async ({ deps, auth, params, actor, reply }) => {
-    await ownKey(deps, auth, params.id);
-    return reply(200, keyBody(await revokeApiKey(deps.db, auth.merchantId, params.id, actor)));
+    const revoked = await revokeApiKey(deps.db, auth.merchantId, params.id, actor, keyManagerOf(auth));
+    return reply(200, keyBody(revoked));
   },
 });
 
@@ -194,7 +189,7 @@ export const rotateKeyRoute = defineRoute({
   scope: 'keys:manage',
   summary: 'Rotate an API key',
   description:
-    'Issues a new key (and webhook secret) with the same scopes. The old key stays valid for `overlapSeconds` (default 0).',
+    'Issues a new key (and webhook secret) with the same scopes. The old key stays valid for `overlapSeconds` (default 0). A key may rotate only keys whose scopes it holds itself (403 FORBIDDEN otherwise).',
   tags: ['keys'],
   request: { params: KeyParams, body: RotateKeySchema },
   responses: {
@@ -203,9 +198,8 @@ export const rotateKeyRoute = defineRoute({
       schema: z.object({ key: IssuedApiKeySchema, previous: ApiKeySchema }),
     },
   },
-  errors: ['RESOURCE_NOT_FOUND', 'CONFLICT'],
+  errors: ['RESOURCE_NOT_FOUND', 'FORBIDDEN', 'CONFLICT'],
   handler: async ({ deps, auth, params, body, actor, reply }) => {
-    await ownKey(deps, auth, params.id);
     const r = await rotateApiKey(
       deps.db,
       deps.secretBox,
@@ -213,6 +207,7 @@ export const rotateKeyRoute = defineRoute({
       params.id,
       { overlapSeconds: body.overlapSeconds },
       actor,
+      keyManagerOf(auth),
     );
     return reply(201, { key: issuedBody(r.key), previous: keyBody(r.previous) });
   },

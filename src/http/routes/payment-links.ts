@@ -9,7 +9,7 @@ import { MAX_TRANSACTION_KES } from '../../domain/money';
 import type { PaymentLink } from '../../links/links';
 import { linksOf } from '../../links/router';
 import { defineRoute } from '../route';
-import { idParams, iso, Timestamp, cursorParam, ChannelIdSchema } from '../schemas';
+import { boundedDateTime, ChannelIdSchema, cursorParam, idParams, iso, Timestamp } from '../schemas';
 
 const Kes = z.number().int('must be whole KES').min(1, 'must be at least 1 KES').max(MAX_TRANSACTION_KES);
 
@@ -81,7 +81,7 @@ const CreatePaymentLinkSchema = z
     reference: Reference.optional(),
     description: Description.optional(),
     logoUrl: LogoUrl.optional(),
-    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    expiresAt: boundedDateTime().optional(),
     maxPayments: MaxPayments.optional(),
     channelId: ChannelIdSchema.optional(),
   })
@@ -94,7 +94,7 @@ const UpdatePaymentLinkSchema = z
     reference: Reference.optional(),
     description: Description.nullable().optional(),
     logoUrl: LogoUrl.nullable().optional(),
-    expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
+    expiresAt: boundedDateTime().nullable().optional(),
     maxPayments: MaxPayments.nullable().optional(),
     channelId: ChannelIdSchema.nullable().optional(),
     status: z.enum(['active', 'disabled']).optional(),

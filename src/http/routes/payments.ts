@@ -13,10 +13,21 @@ import { isValidIdempotencyKey } from '../../payments/idempotency';
 import { type PaymentView, withoutNul } from '../../payments/repository';
 import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
 import { defineRoute } from '../route';
-import { idParams, Timestamp, cursorParam, ChannelIdSchema, safeText } from '../schemas';
+import {
+  ChannelIdSchema,
+  cursorParam,
+  dateFilter,
+  fromNotAfterTo,
+  idParams,
+  jsonDepth,
+  safeText,
+  Timestamp,
+} from '../schemas';
 
 const METADATA_MAX_KEYS = 20;
 const METADATA_MAX_BYTES = 2048;
+/** `{"a":{"b":1}}` is 2 levels. */
+const METADATA_MAX_DEPTH = 5;
 
 export const PaymentSchema = z
   .object({
@@ -51,17 +62,35 @@ export const PaymentSchema = z
   })
   .meta({ id: 'Payment' });
 
-/** Merchant metadata on a payment or payout: echoed back, never interpreted. */
+/**
+ * Merchant metadata on a payment or payout: echoed back, never interpreted. The depth is checked before
+ * the size, because measuring the size serialises the value, which throws on a deeply nested one.
+ */
 export const metadataSchema = z
   .record(z.string().max(64), z.unknown())
   .optional()
-  .refine((m) => m === undefined || Object.keys(m).length <= METADATA_MAX_KEYS, {
-    message: `metadata may have at most ${METADATA_MAX_KEYS} keys`,
+  .superRefine((m, ctx) => {
+    if (m === undefined) return;
+    if (Object.keys(m).length > METADATA_MAX_KEYS) {
+      ctx.addIssue({ code: 'custom', message: `metadata may have at most ${METADATA_MAX_KEYS} keys` });
+    }
+    if (jsonDepth(m, METADATA_MAX_DEPTH) > METADATA_MAX_DEPTH) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `metadata may nest objects and arrays at most ${METADATA_MAX_DEPTH} levels deep`,
+      });
+      return;
+    }
+    if (Buffer.byteLength(JSON.stringify(m)) > METADATA_MAX_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+      });
+    }
   })
-  .refine((m) => m === undefined || Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
-    message: `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
-  })
-  .meta({ description: 'Echoed back on the resource and its webhooks; ≤ 20 keys, ≤ 2 KiB' });
+  .meta({
+    description: `Echoed back on the resource and its webhooks; ≤ ${METADATA_MAX_KEYS} keys, ≤ ${METADATA_MAX_DEPTH} levels (the object itself is one), ≤ 2 KiB`,
+  });
 
 const CreateStkPushSchema = z
   .strictObject({
@@ -196,18 +225,20 @@ export const getPaymentRoute = defineRoute({
   },
 });
 
-const ListQuery = z.object({
-  status: z.enum(PAYMENT_STATUSES).optional(),
-  reference: z.string().max(64).optional(),
-  phone: z.string().max(20).optional(),
-  channelId: z.string().max(80).optional(),
-  linkId: z.string().max(80).optional(),
-  kind: z.enum(['stk', 'c2b']).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
-});
+const ListQuery = z
+  .object({
+    status: z.enum(PAYMENT_STATUSES).optional(),
+    reference: z.string().max(64).optional(),
+    phone: z.string().max(20).optional(),
+    channelId: z.string().max(80).optional(),
+    linkId: z.string().max(80).optional(),
+    kind: z.enum(['stk', 'c2b']).optional(),
+    from: dateFilter('Created at or after').optional(),
+    to: dateFilter('Created before (exclusive)').optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .superRefine(fromNotAfterTo);
 
 export const listPaymentsRoute = defineRoute({
   method: 'get',
@@ -242,8 +273,8 @@ export const listPaymentsRoute = defineRoute({
       channelId: query.channelId,
       linkId: query.linkId,
       kind: query.kind,
-      from: query.from ? new Date(query.from) : undefined,
-      to: query.to ? new Date(query.to) : undefined,
+      from: query.from,
+      to: query.to,
       cursor,
       limit: query.limit,
     });
