@@ -16,6 +16,7 @@ import {
   adminKeyRevoke,
   adminKeyRotate,
   adminMerchantCreate,
+  adminMerchantInvite,
   adminMerchantList,
 } from './commands';
 
@@ -30,7 +31,11 @@ async function run<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<void> {
     dataDir: path.join(config.dataDir, 'db'),
   });
   try {
-    const result = await fn({ db: handle.db, secretBox: secretBoxFor(config, logger) });
+    const result = await fn({
+      db: handle.db,
+      secretBox: secretBoxFor(config, logger),
+      publicUrl: config.publicUrl,
+    });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (err) {
     if (err instanceof MalipoError) {
@@ -56,6 +61,15 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--name <name>', 'display name')
     .action((o: { name: string }) => run((ctx) => adminMerchantCreate(ctx, o)));
   merchant.command('list').action(() => run((ctx) => adminMerchantList(ctx)));
+  merchant
+    .command('invite')
+    .description('print a one-time dashboard invite link (valid 7 days); the invitee sets a password there')
+    .requiredOption('--merchant <id>', 'merchant id (mer_…)')
+    .requiredOption('--email <email>', "the invitee's email")
+    .requiredOption('--role <role>', 'owner, developer or viewer')
+    .action((o: { merchant: string; email: string; role: string }) =>
+      run((ctx) => adminMerchantInvite(ctx, o)),
+    );
 
   const key = admin.command('key').description('API keys (the key is printed once)');
   key

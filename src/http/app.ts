@@ -31,6 +31,7 @@ import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
 import { createPayRouter } from '../links/router';
+import { createDashboardRouter, type PageModule } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
 import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
@@ -76,6 +77,8 @@ export interface AppDeps {
   webhooks: WebhookRepository;
   /** Starts delivery workflows (redeliveries); a fake in route tests. */
   deliveryStarter: DeliveryStarter;
+  /** Dashboard page modules beyond the built-in ones (tests). */
+  dashboardPages?: PageModule[] | undefined;
 }
 
 type Derived = 'payments' | 'payouts' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
@@ -179,6 +182,8 @@ export function createApp(input: AppInput): Express {
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
   // the public pay pages (HTML forms, per-IP limits) parse their own bodies, so they come before requireJson
   app.use('/pay', createPayRouter(deps, { store: rateLimitStore(deps), now: deps.rateLimit?.now }));
+  // the merchant dashboard: HTML forms with sessions and CSRF, over the same route definitions as /v1
+  app.use('/dashboard', createDashboardRouter(deps, { extraPages: deps.dashboardPages }));
 
   app.use(requireJson);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));

@@ -6,6 +6,7 @@ import * as m003 from './003_payments';
 import * as m004 from './004_webhooks';
 import * as m005 from './005_payment_links';
 import * as m006 from './006_payouts_c2b';
+import * as m007 from './007_accounts';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '004_webhooks': m004,
   '005_payment_links': m005,
   '006_payouts_c2b': m006,
+  '007_accounts': m007,
 };
