@@ -86,6 +86,18 @@ ol.timeline li{position:relative;margin:0 0 1rem;padding-left:.75rem}
 ol.timeline li::before{content:"";position:absolute;left:-1.55rem;top:.35rem;width:.8rem;height:.8rem;border-radius:50%;background:#fff;border:3px solid #0b6b2f}
 ol.timeline time{display:block;font-size:.85rem;color:#4a554e}
 .copy{font:inherit;font-size:.8rem;padding:.1rem .5rem;margin-left:.4rem;border:1px solid #6b776f;border-radius:.35rem;background:#fff;cursor:pointer}
+.badge.active{background:#dcefe2;color:#0b5a26}
+.badge.disabled,.badge.expired,.badge.exhausted{background:#e4e9e6;color:#3b453f}
+fieldset.range{border:1px solid #d5ddd7;border-radius:.45rem;margin:0 0 1rem;padding:.5rem .75rem 0;display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:0 .75rem}
+fieldset.range legend{font-weight:600;padding:0 .25rem}
+.link-share{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start;justify-content:space-between}
+.link-share h2{margin-top:0}
+.share-text{flex:1 1 16rem;min-width:0}
+.url{font-size:1.05rem}
+img.qr{width:200px;height:200px;max-width:100%;border:1px solid #d5ddd7;border-radius:.45rem;background:#fff}
+.actions form{margin:0;display:inline}
+.button.danger{background:#fff;color:#b3261e;border-color:#b3261e}
+.confirm-q{font-size:1.2rem}
 .hide-sm{}
 @media (max-width:40rem){
   main{padding:1rem .75rem 2rem}

@@ -44,7 +44,9 @@ import type { AuthContext, Scope } from '../platform/scopes';
 import { DASHBOARD_CSS, DASHBOARD_ICON, DASHBOARD_JS } from './assets';
 import { authPage, type Flash, type FrameContext, page, type PageOptions } from './layout';
 import { accountPages } from './pages/account';
+import { linkPages } from './pages/links';
 import { overviewPages } from './pages/overview';
+import { payoutPages } from './pages/payouts';
 import { settingsPages } from './pages/settings';
 import {
   authContextOf,
@@ -60,7 +62,13 @@ const FLASH_COOKIE = 'malipo_flash';
 const FORM_LIMIT = '16kb';
 
 /** The page modules, in registration order. Add yours here (see the top of this file). */
-export const PAGE_MODULES: PageModule[] = [accountPages, overviewPages, settingsPages];
+export const PAGE_MODULES: PageModule[] = [
+  accountPages,
+  overviewPages,
+  settingsPages,
+  linkPages,
+  payoutPages,
+];
 
 /** What a handler returns. */
 export type PageResult =

@@ -27,6 +27,7 @@ import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
 import { lookupRoutes } from './routes/lookups';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { paymentLinkStatsRoutes } from './routes/payment-link-stats';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
@@ -48,6 +49,7 @@ export const API_ROUTES: RouteDef[] = [
   ...paymentRoutes,
   ...payoutRoutes,
   ...paymentLinkRoutes,
+  ...paymentLinkStatsRoutes,
   ...lookupRoutes,
   ...webhookRoutes,
 ];
