@@ -98,11 +98,15 @@ img.qr{width:200px;height:200px;max-width:100%;border:1px solid #d5ddd7;border-r
 .actions form{margin:0;display:inline}
 .button.danger{background:#fff;color:#b3261e;border-color:#b3261e}
 .confirm-q{font-size:1.2rem}
+.actions.top{margin:0 0 1rem}
+.nowrap{white-space:nowrap;word-break:normal}
+.show-sm{display:none}
 .hide-sm{}
 @media (max-width:40rem){
   main{padding:1rem .75rem 2rem}
   h1{font-size:1.3rem}
   .hide-sm{display:none}
+  .show-sm{display:block}
   dl.props{grid-template-columns:1fr}
   dl.props dt{font-size:.85rem;margin-top:.35rem}
   .top .who{display:none}

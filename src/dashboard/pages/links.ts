@@ -250,13 +250,13 @@ export const linkPages: PageModule = (pages) => {
       query: { limit: 20, cursor: ctx.query.cursor },
     });
     const links = list.body.data;
-    const rows = html`<div class="table-wrap"><table id="links"><thead><tr><th scope="col">Title</th><th scope="col">Status</th><th scope="col" class="num">Amount</th><th scope="col" class="num">Paid</th><th scope="col" class="num">Collected</th><th scope="col" class="hide-sm">Created</th></tr></thead><tbody>
+    const rows = html`<div class="table-wrap"><table id="links"><thead><tr><th scope="col">Title</th><th scope="col">Status</th><th scope="col" class="num hide-sm">Amount</th><th scope="col" class="num hide-sm">Paid</th><th scope="col" class="num">Collected</th><th scope="col" class="hide-sm">Created</th></tr></thead><tbody>
 ${links.map(
   (l) =>
-    html`<tr data-link-id="${l.id}"><td><a href="/dashboard/links/${l.id}">${l.title}</a></td><td>${linkBadge(l.status)}</td><td class="num">${amountText(l.amount)}</td><td class="num">${l.stats.successfulPayments} of ${l.stats.payments}</td><td class="num">${kes(l.stats.amountCollected)}</td><td class="hide-sm">${nairobiTime(l.createdAt)}</td></tr>`,
+    html`<tr data-link-id="${l.id}"><td><a href="/dashboard/links/${l.id}">${l.title}</a><span class="show-sm muted small">${amountText(l.amount)} · ${l.stats.successfulPayments} of ${l.stats.payments} paid</span></td><td>${linkBadge(l.status)}</td><td class="num hide-sm">${amountText(l.amount)}</td><td class="num hide-sm">${l.stats.successfulPayments} of ${l.stats.payments}</td><td class="num">${kes(l.stats.amountCollected)}</td><td class="hide-sm">${nairobiTime(l.createdAt)}</td></tr>`,
 )}
 </tbody></table></div>`;
-    const body = html`<p class="actions"><a class="button" href="/dashboard/links/new">New payment link</a></p>
+    const body = html`<p class="actions top"><a class="button" href="/dashboard/links/new">New payment link</a></p>
 ${
   links.length
     ? rows

@@ -253,7 +253,7 @@ export const payoutPages: PageModule = (pages) => {
     const f = errors?.fields ?? {};
     const body = html`${
       hasScope(ctx.auth.scopes, 'payouts:create')
-        ? html`<p class="actions"><a class="button" href="/dashboard/payouts/new">New payout</a></p>`
+        ? html`<p class="actions top"><a class="button" href="/dashboard/payouts/new">New payout</a></p>`
         : ''
     }
 <form method="get" action="/dashboard/payouts" class="card filters" role="search" aria-label="Filter payouts">
@@ -268,7 +268,7 @@ ${
     ? html`<div class="table-wrap"><table id="payouts"><thead><tr><th scope="col">Created</th><th scope="col">Status</th><th scope="col" class="num">Amount</th><th scope="col">Recipient</th><th scope="col" class="hide-sm">Reference</th><th scope="col" class="hide-sm">Receipt</th></tr></thead><tbody>
 ${list.data.map(
   (p) =>
-    html`<tr data-payout-id="${p.id}"><td><a href="/dashboard/payouts/${p.id}">${nairobiTime(p.createdAt)}</a></td><td>${badge(p.status)}</td><td class="num">${kes(p.amount)}</td><td class="mono">${p.phone}</td><td class="hide-sm">${p.reference}</td><td class="hide-sm mono">${p.mpesaReceipt ?? '–'}</td></tr>`,
+    html`<tr data-payout-id="${p.id}"><td><a href="/dashboard/payouts/${p.id}">${nairobiTime(p.createdAt)}</a></td><td>${badge(p.status)}</td><td class="num">${kes(p.amount)}</td><td class="mono nowrap">${p.phone}</td><td class="hide-sm">${p.reference}</td><td class="hide-sm mono">${p.mpesaReceipt ?? '–'}</td></tr>`,
 )}
 </tbody></table></div>`
     : errors
@@ -360,7 +360,7 @@ ${pager({ base: '/dashboard/payouts', query: filters, nextCursor: list.nextCurso
   pages.get('/payouts/:id', async (ctx) => {
     const p = (await callApi<Payout>(ctx, getPayoutRoute, { params: { id: ctx.params.id ?? '' } })).body;
     const body = html`<p><a href="/dashboard/payouts">← Payouts</a></p>
-<p class="confirm-q"><strong>${kes(p.amount)}</strong> to <span class="mono">${p.phone}</span> ${badge(p.status)}</p>
+<p class="confirm-q"><strong>${kes(p.amount)}</strong> to <span class="mono">${p.phone}</span></p>
 ${p.status === 'pending' ? html`<p class="muted">M-Pesa has not answered yet. <a href="/dashboard/payouts/${p.id}">Refresh</a></p>` : ''}
 ${detailRows(p)}`;
     return ctx.render({ title: `Payout ${p.reference}`, active: 'payouts', body });
