@@ -101,6 +101,11 @@ img.qr{width:200px;height:200px;max-width:100%;border:1px solid #d5ddd7;border-r
 .actions.top{margin:0 0 1rem}
 .nowrap{white-space:nowrap;word-break:normal}
 .show-sm{display:none}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+.inline-form{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:0}
+.spaced{margin-bottom:1rem}
+.inline-form select{width:auto;min-width:8rem}
+button.small-button,.button.small-button{padding:.3rem .7rem;min-height:2.2rem;font-size:.9rem}
 .hide-sm{}
 @media (max-width:40rem){
   main{padding:1rem .75rem 2rem}

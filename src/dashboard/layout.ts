@@ -16,6 +16,7 @@ export const NAV = [
   { id: 'keys', label: 'Keys', href: '/dashboard/keys' },
   { id: 'channels', label: 'Channels', href: '/dashboard/channels' },
   { id: 'webhooks', label: 'Webhooks', href: '/dashboard/webhooks' },
+  { id: 'team', label: 'Team', href: '/dashboard/team' },
   { id: 'settings', label: 'Settings', href: '/dashboard/settings' },
 ] as const;
 export type NavArea = (typeof NAV)[number]['id'];

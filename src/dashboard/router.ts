@@ -48,6 +48,7 @@ import { linkPages } from './pages/links';
 import { overviewPages } from './pages/overview';
 import { payoutPages } from './pages/payouts';
 import { settingsPages } from './pages/settings';
+import { teamPages } from './pages/team';
 import {
   authContextOf,
   PRE_SESSION_COOKIE,
@@ -68,6 +69,7 @@ export const PAGE_MODULES: PageModule[] = [
   settingsPages,
   linkPages,
   payoutPages,
+  teamPages,
 ];
 
 /** What a handler returns. */

@@ -20,7 +20,9 @@ export type AuditAction =
   | 'event.redeliver'
   | 'payment_link.create'
   | 'payment_link.update'
-  | 'payment_link.disable';
+  | 'payment_link.disable'
+  | 'member.role'
+  | 'member.remove';
 
 export interface AuditEntry {
   actor: string;

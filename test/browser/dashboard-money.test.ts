@@ -2,7 +2,8 @@
  * The dashboard's money pages in a real browser (Debian's chromium through playwright-core) against a
  * real stack: Temporal dev server, worker, simulator at /sandbox. A merchant's owner signs in, creates a
  * payment link, pays it on its pay page (approving on the simulator's handset page), sees the link's
- * stats and the payment, then sends a payout through the confirmation step and sees it settle.
+ * stats and the payment, then sends a payout through the confirmation step and sees it settle, and
+ * opens the team page.
  * Screenshots go to test-artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -222,6 +223,11 @@ describe('the dashboard money pages in chromium', () => {
     await page.getByRole('link', { name: '← Payouts' }).click();
     assert.equal(await page.locator('#payouts tbody tr').count(), 1);
     await shoot(page, 'payouts');
+    // the team page, on a phone and on a desktop
+    await page.getByRole('link', { name: 'Team', exact: true }).click();
+    await page.getByRole('heading', { name: 'Team', level: 1 }).waitFor();
+    await page.getByLabel(`Role of ${EMAIL}`).waitFor();
+    await shoot(page, 'team');
     assert.deepEqual(consoleErrors, [], 'no CSP violations or script errors');
     await page.close();
   });
