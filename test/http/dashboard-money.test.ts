@@ -531,12 +531,32 @@ for (const database of testDatabases()) {
       const desc = await temporalEnv.client.workflow.getHandle(payoutId).describe();
       assert.equal(desc.type, 'b2cPayout');
 
-      // a new confirmation (a new key) is a second payout, as the person asked twice
+      // a double click on a fresh confirmation: both POSTs race, one payout
+      const askRace = await s.owner.post('/dashboard/payouts/new', { ...form, reference: 'SAL-DEC-RACE' });
+      const race = formFields(askRace.text, 'payout-confirm-form');
+      const raced = await Promise.all([
+        s.owner.post('/dashboard/payouts/confirm', race),
+        s.owner.post('/dashboard/payouts/confirm', race),
+      ]);
+      for (const r of raced) {
+        assert.equal(r.status, 303, r.text);
+        assert.match(r.location ?? '', /^\/dashboard\/payouts(\/po_|\?reference=SAL-DEC-RACE$)/);
+      }
+      const racedRows = await t.db
+        .selectFrom('payouts')
+        .select('id')
+        .where('merchant_id', '=', s.id)
+        .where('reference', '=', 'SAL-DEC-RACE')
+        .execute();
+      assert.equal(racedRows.length, 1);
+      assert.equal(await payoutCount(s.id), 2);
+
+      // a new confirmation (a new key) is another payout, as the person asked twice
       const ask2 = await s.owner.post('/dashboard/payouts/new', form);
       const confirm2 = formFields(ask2.text, 'payout-confirm-form');
       assert.notEqual(confirm2.key, confirm.key);
       assert.equal((await s.owner.post('/dashboard/payouts/confirm', confirm2)).status, 303);
-      assert.equal(await payoutCount(s.id), 2);
+      assert.equal(await payoutCount(s.id), 3);
 
       // the settled payout's page: status, Daraja's ids, result and receipt
       await t.db
@@ -562,7 +582,7 @@ for (const database of testDatabases()) {
 
       // the list and its filters
       const list = await s.owner.get('/dashboard/payouts');
-      assert.equal((list.text.match(/data-payout-id=/g) ?? []).length, 2);
+      assert.equal((list.text.match(/data-payout-id=/g) ?? []).length, 3);
       const ok = await s.owner.get('/dashboard/payouts?status=success');
       assert.deepEqual(
         [...ok.text.matchAll(/data-payout-id="([^"]+)"/g)].map((x) => x[1]),
