@@ -21,6 +21,7 @@ function banner(r: Running): string {
   ];
   if (r.devServer?.uiUrl) lines.push(`  Temporal UI  ${r.devServer.uiUrl}`);
   if (r.url) lines.push(`  API docs     ${r.url}/docs`);
+  if (r.url) lines.push(`  Dashboard    ${r.url}/dashboard`);
   lines.push(`  Data         ${r.config.dataDir}`);
   const dev = r.devCredentials;
   if (dev) {
@@ -33,6 +34,13 @@ function banner(r: Running): string {
       '  Try it:',
       `  ${dev.curl}`,
     );
+    if (dev.dashboardSignInUrl) {
+      lines.push(
+        '',
+        `  Sign in      ${dev.dashboardSignInUrl}`,
+        `               (one-time link for ${dev.dashboardEmail ?? 'the demo owner'}, valid 15 minutes; a new one at each start)`,
+      );
+    }
     if (dev.paymentLinkUrl) {
       lines.push(
         '',

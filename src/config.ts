@@ -174,6 +174,10 @@ const EnvSchema = z.object({
    * request with a valid token is never counted nor refused.
    */
   MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Dashboard sign-up: `open` (anyone creates a merchant) or `closed` (operator invites). Default: open in development, closed in production. */
+  MALIPO_SIGNUP: z.enum(['open', 'closed']).optional(),
+  /** The Temporal UI the dashboard links payments to. Default in development: the embedded UI on TEMPORAL_UI_PORT. */
+  MALIPO_TEMPORAL_UI_URL: optionalString.pipe(z.url().optional()),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -184,6 +188,10 @@ export interface Config extends Env {
   /** The base URL Daraja calls back. */
   publicUrl: string;
   isProduction: boolean;
+  /** MALIPO_SIGNUP resolved against the mode. */
+  signup: 'open' | 'closed';
+  /** MALIPO_TEMPORAL_UI_URL resolved against the mode (no trailing slash); undefined: no links. */
+  temporalUiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -235,6 +243,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.MALIPO_DATA_DIR),
     publicUrl: (e.MALIPO_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, ''),
     isProduction,
+    signup: e.MALIPO_SIGNUP ?? (isProduction ? 'closed' : 'open'),
+    temporalUiUrl: (
+      e.MALIPO_TEMPORAL_UI_URL ?? (isProduction ? undefined : `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`)
+    )?.replace(/\/+$/, ''),
     // the sandbox is never mounted in production mode
     MALIPO_SANDBOX: isProduction ? false : e.MALIPO_SANDBOX,
   };

@@ -17,6 +17,7 @@ import {
   adminKeyRevoke,
   adminKeyRotate,
   adminMerchantCreate,
+  adminMerchantInvite,
   adminMerchantList,
 } from './commands';
 
@@ -35,6 +36,7 @@ async function run<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<void> {
       db: handle.db,
       secretBox: secretBoxFor(config, logger),
       channelPolicy: channelUrlPolicy(config),
+      publicUrl: config.publicUrl,
     });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } catch (err) {
@@ -61,6 +63,15 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('--name <name>', 'display name')
     .action((o: { name: string }) => run((ctx) => adminMerchantCreate(ctx, o)));
   merchant.command('list').action(() => run((ctx) => adminMerchantList(ctx)));
+  merchant
+    .command('invite')
+    .description('print a one-time dashboard invite link (valid 7 days); the invitee sets a password there')
+    .requiredOption('--merchant <id>', 'merchant id (mer_…)')
+    .requiredOption('--email <email>', "the invitee's email")
+    .requiredOption('--role <role>', 'owner, developer or viewer')
+    .action((o: { merchant: string; email: string; role: string }) =>
+      run((ctx) => adminMerchantInvite(ctx, o)),
+    );
 
   const key = admin.command('key').description('API keys (the key is printed once)');
   key

@@ -3,6 +3,9 @@
  * directly and the CLI (src/admin/cli.ts) only parses flags and prints. Every change is audited as `cli`.
  */
 import { z } from 'zod';
+import { isRole, type Role } from '../accounts/roles';
+import { createInvite } from '../accounts/tokens';
+import { EmailSchema } from '../accounts/users';
 import type { Db } from '../db';
 import { MalipoError, notFound } from '../domain/errors';
 import { parseOrThrow } from '../http/errors';
@@ -29,6 +32,8 @@ export interface AdminContext {
   actor?: string;
   /** Where channel base URLs may point (from the configuration). */
   channelPolicy: ChannelUrlPolicy;
+  /** The base URL links are printed with (invites); MALIPO_PUBLIC_URL. */
+  publicUrl?: string;
 }
 
 const by = (ctx: AdminContext) => ({ actor: ctx.actor ?? 'cli' });
@@ -171,4 +176,45 @@ export async function adminChannelList(
 
 export async function adminAuditList(ctx: AdminContext, opts: { merchant: string; limit?: number }) {
   return listAudit(ctx.db, opts.merchant, opts.limit ?? 100);
+}
+
+export interface InviteLink {
+  merchantId: string;
+  email: string;
+  role: Role;
+  /** The one-time link; the invitee sets a password there. Printed once: only its hash is stored. */
+  url: string;
+  expiresAt: string;
+}
+
+/** `malipo admin merchant invite`: a one-time invite link (7 days) to join a merchant with a role. */
+export async function adminMerchantInvite(
+  ctx: AdminContext,
+  opts: { merchant: string; email: string; role: string },
+): Promise<InviteLink> {
+  const email = parseOrThrow(EmailSchema, opts.email, 'email');
+  if (!isRole(opts.role)) {
+    throw new MalipoError('VALIDATION_ERROR', 'The role is invalid', {
+      details: [{ path: 'role', message: 'must be owner, developer or viewer', code: 'invalid_value' }],
+    });
+  }
+  const merchant = await ctx.db
+    .selectFrom('merchants')
+    .select('id')
+    .where('id', '=', opts.merchant)
+    .executeTakeFirst();
+  if (!merchant) throw notFound('Merchant');
+  const { token, expiresAt } = await createInvite(
+    ctx.db,
+    { merchantId: merchant.id, email, role: opts.role },
+    by(ctx).actor,
+  );
+  const base = (ctx.publicUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  return {
+    merchantId: merchant.id,
+    email,
+    role: opts.role,
+    url: `${base}/dashboard/invite/${token}`,
+    expiresAt: expiresAt.toISOString(),
+  };
 }

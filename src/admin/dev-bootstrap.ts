@@ -15,6 +15,8 @@ import {
   updateChannel,
 } from '../platform/channels';
 import { LinkRepository, linkUrl } from '../links/links';
+import { addMembership, findUserByEmail, insertUser } from '../accounts/users';
+import { createSignInLink } from '../accounts/tokens';
 import { createApiKey, findActiveKey, OPERATOR } from '../platform/keys';
 import { createMerchant, findMerchant } from '../platform/merchants';
 import type { SecretBox } from '../platform/secret-box';
@@ -38,7 +40,14 @@ export interface DevCredentials {
   handsetUrl?: string;
   /** The demo C2B paybill (600984); `malipo dev` registers its URLs with the simulator at start. */
   c2bChannelId?: string;
+  /** The demo merchant's owner in the dashboard (no password: it signs in through the one-time link). */
+  dashboardUserId?: string;
+  dashboardEmail?: string;
+  /** A one-time sign-in link, minted at each start and never saved in the file. */
+  dashboardSignInUrl?: string;
 }
+
+export const DEV_DASHBOARD_EMAIL = 'demo@malipo.dev';
 
 /** The simulator's default app: Daraja's public sandbox shortcode and passkey, and documented test keys. */
 const SIM = DEFAULT_APP;
@@ -196,6 +205,12 @@ export async function ensureDevCredentials(deps: {
     ).id;
   }
 
+  // the dashboard's demo owner: created once, then reused; each start mints a fresh sign-in link
+  const demoUser =
+    (await findUserByEmail(db, DEV_DASHBOARD_EMAIL)) ?? (await insertUser(db, DEV_DASHBOARD_EMAIL, null));
+  await addMembership(db, { userId: demoUser.id, merchantId, role: 'owner' }, ACTOR.actor);
+  const signIn = await createSignInLink(db, { userId: demoUser.id, merchantId }, ACTOR.actor);
+
   const creds: DevCredentials = {
     merchantId,
     channelId: channelId!,
@@ -207,8 +222,10 @@ export async function ensureDevCredentials(deps: {
     paymentLinkUrl: linkUrl(config.publicUrl, paymentLinkId!),
     handsetUrl: `${config.publicUrl}/sandbox/phone/254708374149`,
     c2bChannelId,
+    dashboardUserId: demoUser.id,
+    dashboardEmail: DEV_DASHBOARD_EMAIL,
   };
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
-  return creds;
+  return { ...creds, dashboardSignInUrl: `${config.publicUrl}/dashboard/sign-in/${signIn.token}` };
 }

@@ -1,5 +1,6 @@
 /** Table types for the Kysely query layer, one interface per table, composed into `Database`. */
 import type { ColumnType, Generated } from 'kysely';
+import type { AccountTables } from './tables/accounts';
 import type { LinkTables } from './tables/links';
 import type { PaymentTables } from './tables/payments';
 import type { PayoutTables } from './tables/payouts';
@@ -82,7 +83,7 @@ export interface RateLimitWindowsTable {
   expires_at: number;
 }
 
-export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables {
+export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables, AccountTables {
   malipo_meta: MetaTable;
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;

@@ -13,6 +13,8 @@ export const ID_PREFIXES = {
   payout: 'po',
   lookup: 'lkp',
   audit: 'aud',
+  user: 'usr',
+  session: 'ses',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -29,10 +29,12 @@ import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
 import { lookupRoutes } from './routes/lookups';
 import { paymentLinkRoutes } from './routes/payment-links';
+import { paymentLinkStatsRoutes } from './routes/payment-link-stats';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
 import { createPayRouter } from '../links/router';
+import { createDashboardRouter, type PageModule } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
 import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
@@ -49,6 +51,7 @@ export const API_ROUTES: RouteDef[] = [
   ...paymentRoutes,
   ...payoutRoutes,
   ...paymentLinkRoutes,
+  ...paymentLinkStatsRoutes,
   ...lookupRoutes,
   ...webhookRoutes,
 ];
@@ -78,6 +81,8 @@ export interface AppDeps {
   webhooks: WebhookRepository;
   /** Starts delivery workflows (redeliveries); a fake in route tests. */
   deliveryStarter: DeliveryStarter;
+  /** Dashboard page modules beyond the built-in ones (tests). */
+  dashboardPages?: PageModule[] | undefined;
 }
 
 type Derived = 'payments' | 'payouts' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
@@ -182,6 +187,8 @@ export function createApp(input: AppInput): Express {
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
   // the public pay pages (HTML forms, per-IP limits) parse their own bodies, so they come before requireJson
   app.use('/pay', createPayRouter(deps, { store: rateLimitStore(deps), now: deps.rateLimit?.now }));
+  // the merchant dashboard: HTML forms with sessions and CSRF, over the same route definitions as /v1
+  app.use('/dashboard', createDashboardRouter(deps, { extraPages: deps.dashboardPages }));
 
   // before body parsing: a flood of hook requests without a valid token is refused unread
   app.use(

@@ -19,7 +19,7 @@ import type { Actor } from '../platform/audit';
 import type { AuthContext, Scope } from '../platform/scopes';
 import type { AppDeps } from './app';
 import { parseOrThrow } from './errors';
-import { authOf, requireScope } from './middleware/auth';
+import { assertScope, authOf, requireScope } from './middleware/auth';
 import type { RateLimitClass } from './middleware/rate-limit';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -43,6 +43,8 @@ export interface Reply {
   readonly headers?: Record<string, string> | undefined;
   /** A non-JSON body instead of `body`; its media type must be declared in the status's `binary`. */
   readonly binary?: { contentType: string; data: Buffer } | undefined;
+  /** A streamed non-JSON body (large exports), written chunk by chunk; media type declared like `binary`. */
+  readonly stream?: { contentType: string; chunks: AsyncIterable<string | Buffer> } | undefined;
 }
 
 export interface RouteContext<P, Q, B, S extends Scope | null, R extends Responses> {
@@ -146,55 +148,125 @@ export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
+/** What one call of a route gets besides its raw params, query and body. */
+export interface InvokeInput {
+  params?: unknown;
+  query?: unknown;
+  body?: unknown;
+  /** The caller; required unless the route is public. Its scopes are checked against the route's. */
+  auth: AuthContext | undefined;
+  requestId: string;
+  deps: AppDeps;
+  req: Request;
+  res: Response;
+}
+
+/** A route's answer after its response schema: `body` holds only declared fields. */
+export interface InvokeResult {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+  binary?: { contentType: string; data: Buffer } | undefined;
+  stream?: AsyncIterable<string | Buffer> | undefined;
+  contentType?: string | undefined;
+}
+
+/**
+ * One call of a route, the same for express (mountRoutes) and in-process callers (the dashboard's
+ * callApi): scope → validate params, query, body (400 VALIDATION_ERROR listing each field) → handler →
+ * the reply checked against the declared status and parsed by its response schema.
+ */
+export async function invokeRoute(route: RouteDef, input: InvokeInput): Promise<InvokeResult> {
+  let auth: AuthContext | undefined;
+  if (route.scope !== null) {
+    if (!input.auth) throw new Error(`${route.method} ${route.path} reached without authentication`);
+    assertScope(input.auth, route.scope);
+    auth = input.auth;
+  }
+  const params = route.request.params ? parseOrThrow(route.request.params, input.params, 'path') : undefined;
+  const query = route.request.query ? parseOrThrow(route.request.query, input.query, 'query') : undefined;
+  const body = route.request.body ? parseOrThrow(route.request.body, input.body ?? {}, 'body') : undefined;
+  const reply = await route.handler({
+    params,
+    query,
+    body,
+    auth,
+    actor: { actor: auth?.keyId ?? 'anonymous', requestId: input.requestId },
+    requestId: input.requestId,
+    deps: input.deps,
+    req: input.req,
+    res: input.res,
+    reply: (status, body, headers) => ({ status, body, headers }),
+  });
+  const spec = route.responses[reply.status];
+  if (!spec) throw new Error(`${route.method} ${route.path} answered undeclared status ${reply.status}`);
+  const headers = { ...reply.headers };
+  if (reply.binary || reply.stream) {
+    const type = reply.binary?.contentType ?? reply.stream?.contentType ?? '';
+    if (!spec.binary?.[type]) throw new Error(`${route.method} ${route.path} answered undeclared ${type}`);
+    return reply.binary
+      ? { status: reply.status, body: undefined, headers, binary: reply.binary }
+      : { status: reply.status, body: undefined, headers, stream: reply.stream?.chunks, contentType: type };
+  }
+  if (!spec.schema) return { status: reply.status, body: undefined, headers };
+  // the response schema is the allow-list of what leaves the process
+  const out = spec.schema.safeParse(reply.body);
+  if (!out.success) {
+    throw new MalipoError(
+      'INTERNAL_ERROR',
+      'Something went wrong on our side; the request id helps us find it',
+      {
+        cause: new Error(
+          `${route.method} ${route.path}: response does not match its schema: ${out.error.message}`,
+        ),
+      },
+    );
+  }
+  return { status: reply.status, body: out.data, headers };
+}
+
 function handlerFor(route: RouteDef, deps: AppDeps): RequestHandler {
   return async (req, res) => {
     res.locals.route = route.path;
-    const params = route.request.params ? parseOrThrow(route.request.params, req.params, 'path') : undefined;
-    const query = route.request.query ? parseOrThrow(route.request.query, req.query, 'query') : undefined;
-    const body = route.request.body ? parseOrThrow(route.request.body, req.body ?? {}, 'body') : undefined;
-    const requestId = String(res.locals.requestId ?? '');
-    const auth = route.scope === null ? undefined : authOf(res);
-    const reply = await route.handler({
-      params,
-      query,
-      body,
-      auth,
-      actor: { actor: auth?.keyId ?? 'anonymous', requestId },
-      requestId,
+    const out = await invokeRoute(route, {
+      params: req.params,
+      query: req.query,
+      body: req.body,
+      auth: route.scope === null ? undefined : authOf(res),
+      requestId: String(res.locals.requestId ?? ''),
       deps,
       req,
       res,
-      reply: (status, body, headers) => ({ status, body, headers }),
     });
-    const spec = route.responses[reply.status];
-    if (!spec) throw new Error(`${route.method} ${route.path} answered undeclared status ${reply.status}`);
-    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-    if (reply.binary) {
-      if (!spec.binary?.[reply.binary.contentType]) {
-        throw new Error(`${route.method} ${route.path} answered undeclared ${reply.binary.contentType}`);
-      }
-      res.status(reply.status).type(reply.binary.contentType).send(reply.binary.data);
+    for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
+    if (out.binary) {
+      res.status(out.status).type(out.binary.contentType).send(out.binary.data);
       return;
     }
-    if (!spec.schema) {
-      res.status(reply.status).end();
+    if (out.stream) {
+      res.status(out.status).type(out.contentType ?? 'application/octet-stream');
+      await pipeChunks(out.stream, res);
       return;
     }
-    // the response schema is the allow-list of what leaves the process
-    const out = spec.schema.safeParse(reply.body);
-    if (!out.success) {
-      throw new MalipoError(
-        'INTERNAL_ERROR',
-        'Something went wrong on our side; the request id helps us find it',
-        {
-          cause: new Error(
-            `${route.method} ${route.path}: response does not match its schema: ${out.error.message}`,
-          ),
-        },
-      );
+    if (out.body === undefined && !route.responses[out.status]?.schema) {
+      res.status(out.status).end();
+      return;
     }
-    res.status(reply.status).json(out.data);
+    res.status(out.status).json(out.body);
   };
+}
+
+/** Writes chunks with backpressure; a failure after the first byte ends the response (headers are gone). */
+export async function pipeChunks(chunks: AsyncIterable<string | Buffer>, res: Response): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+    }
+    res.end();
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** Registers each route on the app: authenticate → rate limit → scope → validate → handler. */

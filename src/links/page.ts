@@ -3,15 +3,12 @@
  * success with the receipt, failure with "try again"), and the pages for unavailable links.
  * No inline script or style and nothing from another origin except the merchant's https logo.
  */
+import { esc, strictCsp } from '../http/html';
 import type { PaymentView } from '../payments/repository';
 import { amountOf, type LinkRow, type LinkStatus } from './links';
 import { type FieldErrors, kes, publicState } from './pay';
 
-export const esc = (s: unknown): string =>
-  String(s).replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
+export { esc };
 
 /** `254712345678` → `07•• ••• 678`: the customer recognises it, a passer-by learns little. */
 export function localMask(msisdn: string): string {
@@ -32,17 +29,7 @@ export function logoOrigin(logoUrl: string | null): string | undefined {
 /** The pay pages' policy: own script and style files, the logo's origin for images, nothing else. */
 export function contentSecurityPolicy(opts: { logoUrl?: string | null; https: boolean }): string {
   const logo = logoOrigin(opts.logoUrl ?? null);
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `img-src 'self'${logo ? ` ${logo}` : ''}`,
-    "connect-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    ...(opts.https ? ['upgrade-insecure-requests'] : []),
-  ].join('; ');
+  return strictCsp({ img: logo ? [logo] : [], connectSelf: true, https: opts.https });
 }
 
 export interface PageMeta {

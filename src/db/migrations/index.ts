@@ -6,6 +6,7 @@ import * as m003 from './003_payments';
 import * as m004 from './004_webhooks';
 import * as m005 from './005_payment_links';
 import * as m006 from './006_payouts_c2b';
+import * as m007 from './007_accounts';
 import * as m008 from './008_c2b_per_channel';
 import * as m009 from './009_link_slots';
 
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '004_webhooks': m004,
   '005_payment_links': m005,
   '006_payouts_c2b': m006,
+  '007_accounts': m007,
   '008_c2b_per_channel': m008,
   '009_link_slots': m009,
 };

@@ -34,15 +34,21 @@ export function authenticate(deps: { db: Db; lastUsed?: LastUsedTracker }): Requ
   };
 }
 
+/**
+ * The one scope rule, for API keys and dashboard sessions alike: without `scope` → 403 MISSING_SCOPE naming it.
+ */
+export function assertScope(auth: AuthContext, scope: Scope): void {
+  if (!hasScope(auth.scopes, scope)) {
+    throw new MalipoError('MISSING_SCOPE', `This API key lacks the scope ${scope}`, {
+      details: [{ path: 'scope', message: `requires ${scope}`, code: 'missing_scope' }],
+      context: { scope },
+    });
+  }
+}
+
 export function requireScope(scope: Scope): RequestHandler {
   return (_req, res, next) => {
-    const auth = authOf(res);
-    if (!hasScope(auth.scopes, scope)) {
-      throw new MalipoError('MISSING_SCOPE', `This API key lacks the scope ${scope}`, {
-        details: [{ path: 'scope', message: `requires ${scope}`, code: 'missing_scope' }],
-        context: { scope },
-      });
-    }
+    assertScope(authOf(res), scope);
     next();
   };
 }
