@@ -31,7 +31,7 @@ type ChannelTest = z.input<typeof ChannelTestSchema>;
 
 const clip = (s: string | undefined): string | null => {
   if (s === undefined) return null;
-  const t = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const t = s.replace(/\p{Cc}+/gu, ' ').trim();
   return t ? t.slice(0, MAX_DARAJA_TEXT) : null;
 };
 
