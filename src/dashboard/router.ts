@@ -44,8 +44,11 @@ import type { AuthContext, Scope } from '../platform/scopes';
 import { DASHBOARD_CSS, DASHBOARD_ICON, DASHBOARD_JS } from './assets';
 import { authPage, type Flash, type FrameContext, page, type PageOptions } from './layout';
 import { accountPages } from './pages/account';
+import { channelPages } from './pages/channels';
+import { keyPages } from './pages/keys';
 import { overviewPages } from './pages/overview';
 import { settingsPages } from './pages/settings';
+import { webhookPages } from './pages/webhooks';
 import {
   authContextOf,
   PRE_SESSION_COOKIE,
@@ -60,7 +63,14 @@ const FLASH_COOKIE = 'malipo_flash';
 const FORM_LIMIT = '16kb';
 
 /** The page modules, in registration order. Add yours here (see the top of this file). */
-export const PAGE_MODULES: PageModule[] = [accountPages, overviewPages, settingsPages];
+export const PAGE_MODULES: PageModule[] = [
+  accountPages,
+  overviewPages,
+  settingsPages,
+  keyPages,
+  channelPages,
+  webhookPages,
+];
 
 /** What a handler returns. */
 export type PageResult =
