@@ -97,6 +97,9 @@ ol.timeline time{display:block;font-size:.85rem;color:#4a554e}
   th,td{padding:.5rem .5rem}
 }
 .label{display:block;font-weight:600;margin:0 0 .25rem}
+.nowrap{white-space:nowrap;word-break:normal}
+.card>h2:first-child{margin-top:.25rem}
+.flash.warn{background:#fff4d6;border-color:#c99a1e;color:#3d2a00}
 fieldset.checks{border:1px solid #d5ddd7;border-radius:.45rem;margin:0 0 1rem;padding:.5rem .9rem .75rem;min-width:0}
 fieldset.checks legend{font-weight:600;padding:0 .3rem}
 .check{display:flex;gap:.6rem;align-items:flex-start;margin:.45rem 0}
@@ -128,8 +131,8 @@ pre.json{overflow-x:auto;background:#f8faf9;border:1px solid #e4e9e6;border-radi
 `;
 
 /**
- * Enhancements only; every page works without it: copy buttons (`data-copy="text"`) and confirm
- * dialogs on forms (`data-confirm="question"`).
+ * Enhancements only; every page works without it: copy buttons (`data-copy="text"`), confirm
+ * dialogs on forms (`data-confirm="question"`), and the current tab scrolled into a narrow nav.
  */
 export const DASHBOARD_JS = `(function () {
   'use strict';
@@ -138,6 +141,12 @@ export const DASHBOARD_JS = `(function () {
     var q = form && form.getAttribute && form.getAttribute('data-confirm');
     if (q && !window.confirm(q)) e.preventDefault();
   });
+  // on a narrow screen the nav scrolls sideways: bring the current page's tab into view
+  var nav = document.querySelector('nav.main');
+  var cur = nav && nav.querySelector('a[aria-current=page]');
+  if (cur && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = cur.offsetLeft - (nav.clientWidth - cur.offsetWidth) / 2;
+  }
   var buttons = document.querySelectorAll('[data-copy]');
   for (var i = 0; i < buttons.length; i++) {
     (function (b) {

@@ -97,11 +97,11 @@ export function checkbox(o: { name: string; label: string; checked: boolean; hin
 /** A secret the API shows once (an API key, a signing secret), with a copy button. */
 export function shownOnce(o: { id: string; label: string; value: string }): SafeHtml {
   return html`<div class="field"><span class="label" id="${o.id}-label">${o.label}</span>
-<div class="secret"><code class="mono" id="${o.id}" aria-labelledby="${o.id}-label">${o.value}</code><button type="button" class="copy" data-copy="${o.value}" hidden aria-label="Copy the ${o.label.toLowerCase()}">Copy</button></div></div>`;
+<div class="secret"><code class="mono" id="${o.id}" aria-labelledby="${o.id}-label">${o.value}</code><button type="button" class="copy" data-copy="${o.value}" hidden aria-describedby="${o.id}-label">Copy</button></div></div>`;
 }
 
 /** The warning above secrets shown once. */
-export const onceWarning = html`<p class="flash error" role="alert"><strong>Copy it now.</strong> This is the only time Malipo shows it; it is stored only in a form that cannot be read back.</p>`;
+export const onceWarning = html`<p class="flash warn" role="alert"><strong>Copy it now.</strong> This is the only time Malipo shows it; it is stored only in a form that cannot be read back.</p>`;
 
 /** A page that asks before something that cannot be undone; the form posts to `action`. */
 export function confirmPage(
@@ -116,6 +116,18 @@ export function confirmPage(
 <button type="submit" class="danger">${o.button}</button>
 <a class="button secondary" href="${o.back}">Cancel</a>
 </form></div>`,
+  });
+}
+
+/** Nairobi time to the minute, for the columns of a list (the detail pages show the seconds). */
+export function shortTime(d: Date | string): string {
+  return new Date(d).toLocaleString('en-GB', {
+    timeZone: 'Africa/Nairobi',
+    year: 'numeric',
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
   });
 }
 

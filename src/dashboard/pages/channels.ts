@@ -85,10 +85,10 @@ ${field({ name: 'shortcode', label: 'Shortcode', value: v.shortcode, hint: 'The 
 ${field({ name: 'tillNumber', label: 'Till number', value: v.tillNumber, hint: 'Tills only: the number customers pay.', error: f.tillNumber })}
 ${
   editing
-    ? html`<p class="field"><span class="label">Environment</span>${o.channel!.environment} <span class="muted small">(cannot change)</span></p>`
+    ? html`<p class="field"><span class="label">Daraja environment</span>${o.channel!.environment} <span class="muted small">(cannot change)</span></p>`
     : select({
         name: 'environment',
-        label: 'Environment',
+        label: 'Daraja environment',
         options: ENVIRONMENTS[ctx.session.environment],
         value: v.environment,
         error: f.environment,
@@ -167,7 +167,7 @@ async function channelPage(ctx: PageContext, c: Channel, failed?: { errors: Form
   const write = canWrite(ctx);
   const body = html`<dl class="props card" id="channel-props">
 <dt>Status</dt><dd>${statusBadge(c)}</dd>
-<dt>Environment</dt><dd>${c.environment}</dd>
+<dt>Daraja environment</dt><dd>${c.environment}</dd>
 <dt>Daraja base URL</dt><dd class="mono">${c.baseUrl}</dd>
 <dt>Channel id</dt><dd class="mono">${c.id} <button type="button" class="copy" data-copy="${c.id}" hidden>Copy</button></dd>
 <dt>Created</dt><dd>${nairobiTime(c.createdAt)}</dd>

@@ -26,6 +26,7 @@ import {
   formValues,
   listPage,
   onceWarning,
+  shortTime,
   shownOnce,
 } from '../dev-pages';
 import { emptyState, type FormErrors, field, formError, nairobiTime, pager, select } from '../layout';
@@ -59,12 +60,13 @@ const OVERLAPS = [
 const keyText = (k: Pick<ApiKey, 'prefix' | 'last4'>) => `${k.prefix}…${k.last4}`;
 const stateBadge = (state: string) => html`<span class="badge ${state}">${state}</span>`;
 const when = (v: string | null) => dash(v, nairobiTime);
+const short = (v: string | null) => dash(v, shortTime);
 
 function keyTable(keys: ApiKey[]): SafeHtml {
   return html`<div class="table-wrap"><table class="stack" id="keys"><thead><tr><th scope="col">Label</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th></tr></thead><tbody>
 ${keys.map(
   (k) =>
-    html`<tr data-key-id="${k.id}"><td data-label="Label"><a href="/dashboard/keys/${k.id}">${k.label || 'Untitled key'}</a></td><td data-label="Key" class="mono">${keyText(k)}</td><td data-label="Scopes">${k.scopes.join(', ')}</td><td data-label="State">${stateBadge(k.state)}</td><td data-label="Created">${when(k.createdAt)}</td><td data-label="Last used">${k.lastUsedAt ? when(k.lastUsedAt) : 'Never'}</td><td data-label="Expires">${k.expiresAt ? when(k.expiresAt) : 'Never'}</td></tr>`,
+    html`<tr data-key-id="${k.id}"><td data-label="Label"><a href="/dashboard/keys/${k.id}">${k.label || 'Untitled key'}</a></td><td data-label="Key" class="mono nowrap">${keyText(k)}</td><td data-label="Scopes">${k.scopes.join(', ')}</td><td data-label="State">${stateBadge(k.state)}</td><td data-label="Created" class="nowrap">${short(k.createdAt)}</td><td data-label="Last used" class="nowrap">${k.lastUsedAt ? short(k.lastUsedAt) : 'Never'}</td><td data-label="Expires" class="nowrap">${k.expiresAt ? short(k.expiresAt) : 'Never'}</td></tr>`,
 )}
 </tbody></table></div>`;
 }
