@@ -91,6 +91,8 @@ for (const database of testDatabases()) {
           payment_id: pid,
           payment_version: ++eventVersion,
           body,
+          // a second apart: the API's event cursor compares timestamps at JavaScript's millisecond precision
+          created_at: new Date(Date.UTC(2026, 0, 1) + eventVersion * 1000),
         })
         .execute();
       return id;
