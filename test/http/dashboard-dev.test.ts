@@ -479,6 +479,35 @@ for (const database of testDatabases()) {
       });
     });
 
+    it('pages the channels and the endpoints 20 at a time, newest first', async () => {
+      const { b, merchantId } = await owner('Many Things Shop');
+      const key = (await t.key(merchantId, ['*'])).key;
+      for (let i = 0; i < 21; i++) {
+        await t.channel(merchantId, { name: `channel ${String(i).padStart(2, '0')}`, isDefault: i === 0 });
+        const r = await t.request('POST', '/v1/webhook-endpoints', {
+          key,
+          body: { url: `http://127.0.0.1:9/hook-${String(i).padStart(2, '0')}`, events: ['*'] },
+        });
+        assert.equal(r.status, 201, r.text);
+      }
+      for (const [list, attr, newest, oldest] of [
+        ['/dashboard/channels', 'data-channel-id', />channel 20</, />channel 00</],
+        ['/dashboard/webhooks', 'data-endpoint-id', /\/hook-20</, /\/hook-00</],
+      ] as const) {
+        const rows = (text: string) =>
+          [...text.matchAll(new RegExp(`${attr}="([^"]+)"`, 'g'))].map((m) => m[1]);
+        const one = await b.get(list);
+        assert.equal(rows(one.text).length, 20, list);
+        assert.match(one.text, newest);
+        assert.doesNotMatch(one.text, oldest);
+        const older = /href="([^"]+)" rel="next"/.exec(one.text)![1]!.replace(/&amp;/g, '&');
+        const two = await b.get(older);
+        assert.equal(rows(two.text).length, 1, list);
+        assert.match(two.text, oldest);
+        assert.doesNotMatch(two.text, /rel="next"/);
+      }
+    });
+
     describe('webhooks', () => {
       it('registers an endpoint (secret shown once), edits, disables, rotates the secret and deletes it', async () => {
         const { b } = await owner('Hooks Shop');
