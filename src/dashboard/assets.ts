@@ -117,11 +117,43 @@ button.small-button,.button.small-button{padding:.3rem .7rem;min-height:2.2rem;f
   .top .who{display:none}
   th,td{padding:.5rem .5rem}
 }
+.label{display:block;font-weight:600;margin:0 0 .25rem}
+.nowrap{white-space:nowrap;word-break:normal}
+.card>h2:first-child{margin-top:.25rem}
+.flash.warn{background:#fff4d6;border-color:#c99a1e;color:#3d2a00}
+fieldset.checks{border:1px solid #d5ddd7;border-radius:.45rem;margin:0 0 1rem;padding:.5rem .9rem .75rem;min-width:0}
+fieldset.checks legend{font-weight:600;padding:0 .3rem}
+.check{display:flex;gap:.6rem;align-items:flex-start;margin:.45rem 0}
+.check input[type=checkbox]{width:1.3rem;height:1.3rem;margin:.15rem 0 0;flex:none;accent-color:#0b6b2f}
+.check label{font-weight:400;margin:0}
+.check .hint{display:inline}
+.secret{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem;background:#fffbea;border:2px dashed #c99a1e;border-radius:.45rem;padding:.6rem .75rem;margin:0 0 .5rem}
+.secret code{flex:1 1 14rem;min-width:0;font-size:.95rem;user-select:all}
+.badge.active{background:#dcefe2;color:#0b5a26}
+.badge.revoked,.badge.expired,.badge.disabled{background:#fbe3e1;color:#8c1d18}
+.badge.default{background:#e3ebfb;color:#173f9c}
+nav.tabs{display:flex;gap:.25rem;margin:0 0 1rem;border-bottom:1px solid #d5ddd7}
+nav.tabs a{padding:.45rem .8rem;text-decoration:none;border-bottom:3px solid transparent;color:#2b332e}
+nav.tabs a[aria-current=page]{border-bottom-color:#0b6b2f;font-weight:700;color:#0b3d20}
+details summary{cursor:pointer;font-weight:600}
+pre.json{overflow-x:auto;background:#f8faf9;border:1px solid #e4e9e6;border-radius:.4rem;padding:.75rem;font-size:.85rem;margin:.75rem 0 0}
+.snippet{display:block;white-space:pre-wrap;max-height:8rem;overflow:auto}
+.actions form{margin:0}
+.delivery h3{font-size:1rem;margin:0 0 .5rem;word-break:break-all}
+@media (max-width:40rem){
+  table.stack thead{position:absolute;left:-10000px}
+  table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+  table.stack tr{border-bottom:1px solid #e4e9e6;padding:.45rem 0}
+  table.stack tr:last-child{border-bottom:0}
+  table.stack td{border:0;padding:.15rem .75rem;display:grid;grid-template-columns:6.5rem minmax(0,1fr);gap:.5rem;overflow-wrap:anywhere}
+  table.stack td::before{content:attr(data-label);font-weight:600;color:#4a554e;font-size:.85rem}
+  table.stack td.num{text-align:left}
+}
 `;
 
 /**
- * Enhancements only; every page works without it: copy buttons (`data-copy="text"`) and confirm
- * dialogs on forms (`data-confirm="question"`).
+ * Enhancements only; every page works without it: copy buttons (`data-copy="text"`), confirm
+ * dialogs on forms (`data-confirm="question"`), and the current tab scrolled into a narrow nav.
  */
 export const DASHBOARD_JS = `(function () {
   'use strict';
@@ -130,6 +162,12 @@ export const DASHBOARD_JS = `(function () {
     var q = form && form.getAttribute && form.getAttribute('data-confirm');
     if (q && !window.confirm(q)) e.preventDefault();
   });
+  // on a narrow screen the nav scrolls sideways: bring the current page's tab into view
+  var nav = document.querySelector('nav.main');
+  var cur = nav && nav.querySelector('a[aria-current=page]');
+  if (cur && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = cur.offsetLeft - (nav.clientWidth - cur.offsetWidth) / 2;
+  }
   var buttons = document.querySelectorAll('[data-copy]');
   for (var i = 0; i < buttons.length; i++) {
     (function (b) {

@@ -45,10 +45,13 @@ import { DASHBOARD_CSS, DASHBOARD_ICON, DASHBOARD_JS } from './assets';
 import { authPage, type Flash, type FrameContext, page, type PageOptions } from './layout';
 import { accountPages } from './pages/account';
 import { linkPages } from './pages/links';
+import { channelPages } from './pages/channels';
+import { keyPages } from './pages/keys';
 import { overviewPages } from './pages/overview';
 import { payoutPages } from './pages/payouts';
 import { settingsPages } from './pages/settings';
 import { teamPages } from './pages/team';
+import { webhookPages } from './pages/webhooks';
 import {
   authContextOf,
   PRE_SESSION_COOKIE,
@@ -70,6 +73,9 @@ export const PAGE_MODULES: PageModule[] = [
   linkPages,
   payoutPages,
   teamPages,
+  keyPages,
+  channelPages,
+  webhookPages,
 ];
 
 /** What a handler returns. */

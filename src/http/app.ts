@@ -25,6 +25,7 @@ import { requestId } from './request-id';
 import { mountRoutes, type RouteDef } from './route';
 import { c2bRoutes } from './routes/c2b';
 import { channelRoutes } from './routes/channels';
+import { channelTestRoutes } from './routes/channel-test';
 import { healthRoutes } from './routes/health';
 import { keyRoutes } from './routes/keys';
 import { lookupRoutes } from './routes/lookups';
@@ -46,6 +47,7 @@ import type { Resolver } from '../webhooks/ssrf';
 export const API_ROUTES: RouteDef[] = [
   ...healthRoutes,
   ...channelRoutes,
+  ...channelTestRoutes,
   ...c2bRoutes,
   ...keyRoutes,
   ...paymentRoutes,
