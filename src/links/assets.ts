@@ -51,7 +51,8 @@ dt{color:#4a554e}dd{margin:0;font-weight:600}
 /**
  * Progressive enhancement only: the form posts and the status page refreshes without it.
  * On the form: inline checks before sending (same rules as the server), one submission at a time.
- * On the status page: polls the public status URL and reloads once the payment is decided.
+ * On the status page: polls the public status URL and reloads once the payment is decided (a success once
+ * its receipt is known).
  */
 export const PAY_JS = `(function () {
   'use strict';
@@ -135,7 +136,7 @@ export const PAY_JS = `(function () {
       fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
-          if (s && s.status && s.status !== 'pending') {
+          if (s && s.status && s.status !== 'pending' && (s.status !== 'success' || s.mpesaReceipt)) {
             window.location.reload();
             return;
           }

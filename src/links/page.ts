@@ -111,6 +111,8 @@ ${amountBlock}
 export function renderPayment(link: LinkRow, meta: PageMeta, p: PaymentView): string {
   const state = publicState(p);
   const statusUrl = `/pay/${link.id}/payments/${p.id}/status`;
+  // a success confirmed by STK query before Daraja's callback has no receipt yet: keep watching until it comes
+  const watch = state.status === 'pending' || (state.status === 'success' && !state.mpesaReceipt);
   const details = `<dl><dt>Amount</dt><dd>KES ${esc(kes(p.amount))}</dd><dt>Phone</dt><dd>${esc(localMask(p.phone))}</dd><dt>For</dt><dd>${esc(link.title)}</dd></dl>`;
   let inner: string;
   let title: string;
@@ -128,8 +130,12 @@ export function renderPayment(link: LinkRow, meta: PageMeta, p: PaymentView): st
       title = 'Payment received';
       inner = `<div class="icon" aria-hidden="true">✓</div>
 <h1>Payment received</h1>
-<p>Thank you. Your M-Pesa receipt is</p>
-<p class="receipt" id="receipt">${esc(state.mpesaReceipt ?? '')}</p>
+${
+  state.mpesaReceipt
+    ? `<p>Thank you. Your M-Pesa receipt is</p>
+<p class="receipt" id="receipt">${esc(state.mpesaReceipt)}</p>`
+    : '<p>Thank you. M-Pesa confirmed the payment; its receipt number follows in a moment.</p>'
+}
 ${details}
 <p>M-Pesa also sends you a confirmation SMS. You can close this page.</p>`;
       break;
@@ -150,11 +156,11 @@ ${details}`;
   }
   const body = `<div class="card">
 ${merchantHeader(link, meta)}
-<section class="state ${esc(state.status)}" id="payment-state" aria-live="polite" data-status="${esc(state.status)}" data-status-url="${esc(statusUrl)}">
+<section class="state ${esc(state.status)}" id="payment-state" aria-live="polite" data-status="${esc(watch ? 'pending' : state.status)}" data-status-url="${esc(statusUrl)}">
 ${inner}
 </section>
 </div>`;
-  return layout(`${title} · ${link.title}`, body, { refresh: state.status === 'pending' });
+  return layout(`${title} · ${link.title}`, body, { refresh: watch });
 }
 
 const UNAVAILABLE: Record<Exclude<LinkStatus, 'active'> | 'not_found', { title: string; text: string }> = {
