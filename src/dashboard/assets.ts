@@ -86,7 +86,9 @@ ol.timeline li{position:relative;margin:0 0 1rem;padding-left:.75rem}
 ol.timeline li::before{content:"";position:absolute;left:-1.55rem;top:.35rem;width:.8rem;height:.8rem;border-radius:50%;background:#fff;border:3px solid #0b6b2f}
 ol.timeline time{display:block;font-size:.85rem;color:#4a554e}
 .copy{font:inherit;font-size:.8rem;padding:.1rem .5rem;margin-left:.4rem;border:1px solid #6b776f;border-radius:.35rem;background:#fff;cursor:pointer}
-.hide-sm{}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+a.stat{text-decoration:none;color:inherit}
+a.stat:hover{border-color:#0b6b2f}
 @media (max-width:40rem){
   main{padding:1rem .75rem 2rem}
   h1{font-size:1.3rem}

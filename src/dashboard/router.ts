@@ -45,6 +45,7 @@ import { DASHBOARD_CSS, DASHBOARD_ICON, DASHBOARD_JS } from './assets';
 import { authPage, type Flash, type FrameContext, page, type PageOptions } from './layout';
 import { accountPages } from './pages/account';
 import { overviewPages } from './pages/overview';
+import { paymentPages } from './pages/payments';
 import { settingsPages } from './pages/settings';
 import {
   authContextOf,
@@ -60,7 +61,7 @@ const FLASH_COOKIE = 'malipo_flash';
 const FORM_LIMIT = '16kb';
 
 /** The page modules, in registration order. Add yours here (see the top of this file). */
-export const PAGE_MODULES: PageModule[] = [accountPages, overviewPages, settingsPages];
+export const PAGE_MODULES: PageModule[] = [accountPages, overviewPages, paymentPages, settingsPages];
 
 /** What a handler returns. */
 export type PageResult =

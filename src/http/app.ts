@@ -30,6 +30,8 @@ import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
+import { reportRoutes } from './routes/reports';
+import { paymentTimelineRoutes } from './routes/payment-timeline';
 import { createPayRouter } from '../links/router';
 import { createDashboardRouter, type PageModule } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
@@ -50,6 +52,8 @@ export const API_ROUTES: RouteDef[] = [
   ...paymentLinkRoutes,
   ...lookupRoutes,
   ...webhookRoutes,
+  ...reportRoutes,
+  ...paymentTimelineRoutes,
 ];
 
 export interface AppDeps {

@@ -196,7 +196,7 @@ export const getPaymentRoute = defineRoute({
   },
 });
 
-const ListQuery = z.object({
+export const ListQuery = z.object({
   status: z.enum(PAYMENT_STATUSES).optional(),
   reference: z.string().max(64).optional(),
   phone: z.string().max(20).optional(),
@@ -207,6 +207,8 @@ const ListQuery = z.object({
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
+  /** A payment id (`pay_…`) or an M-Pesa receipt. */
+  search: z.string().trim().max(64).optional(),
 });
 
 export const listPaymentsRoute = defineRoute({
@@ -244,6 +246,7 @@ export const listPaymentsRoute = defineRoute({
       kind: query.kind,
       from: query.from ? new Date(query.from) : undefined,
       to: query.to ? new Date(query.to) : undefined,
+      search: query.search || undefined,
       cursor,
       limit: query.limit,
     });
