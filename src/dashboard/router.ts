@@ -372,7 +372,9 @@ export function createDashboardRouter(deps: AppDeps, opts: DashboardOptions = {}
     const text =
       e.code === 'MISSING_SCOPE'
         ? `Your role does not allow this (${e.message.replace('This API key lacks', 'it needs')}).`
-        : e.message;
+        : e.code === 'PAYLOAD_TOO_LARGE'
+          ? 'The form is larger than 16 KiB.'
+          : e.message;
     refuse(
       res,
       e.status,

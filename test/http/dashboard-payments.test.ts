@@ -64,7 +64,7 @@ for (const database of testDatabases()) {
       assert.match(page.text, /ORDER-2/);
       assert.match(
         page.text,
-        /<svg viewBox="0 0 600 170" role="img" aria-label="Daily volume for the last 30 days, KES 4,000 in total"/,
+        /<svg viewBox="0 0 300 100" preserveAspectRatio="none" role="img" aria-label="Daily volume for the last 30 days, KES 4,000 in total"/,
       );
     });
 

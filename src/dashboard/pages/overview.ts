@@ -8,7 +8,7 @@ import { html, type SafeHtml } from '../../http/html';
 import { listPaymentsRoute, type PaymentSchema } from '../../http/routes/payments';
 import { paymentSummaryRoute, type Summary } from '../../http/routes/reports';
 import { callApi } from '../api';
-import { emptyState, kes, nairobiTime } from '../layout';
+import { emptyState, kes, nairobiTime, shortTime } from '../layout';
 import type { PageModule } from '../router';
 
 type Payment = z.output<typeof PaymentSchema>;
@@ -21,43 +21,42 @@ export function paymentRows(list: Payment[]) {
   return html`<div class="table-wrap"><table class="payments"><thead><tr><th scope="col">Created (Nairobi)</th><th scope="col">Status</th><th scope="col" class="num">Amount</th><th scope="col" class="hide-sm">Phone</th><th scope="col" class="hide-sm">Reference</th><th scope="col">Receipt</th></tr></thead><tbody>
 ${list.map(
   (p) =>
-    html`<tr data-payment-id="${p.id}" data-status="${p.status}"><td><a href="/dashboard/payments/${p.id}">${nairobiTime(p.createdAt)}</a></td><td>${statusBadge(p.status)}</td><td class="num">${kes(p.amount)}</td><td class="hide-sm mono">${p.phone}</td><td class="hide-sm">${p.reference}</td><td class="mono">${p.mpesaReceipt ?? '–'}</td></tr>`,
+    html`<tr data-payment-id="${p.id}" data-status="${p.status}"><td><a href="/dashboard/payments/${p.id}"><time datetime="${p.createdAt}" title="${nairobiTime(p.createdAt)}">${shortTime(p.createdAt)}</time></a></td><td>${statusBadge(p.status)}</td><td class="num">${kes(p.amount)}</td><td class="hide-sm mono">${p.phone}</td><td class="hide-sm">${p.reference}</td><td class="mono">${p.mpesaReceipt ?? '–'}</td></tr>`,
 )}
 </tbody></table></div>`;
 }
 
 const pct = (r: number | null) => (r === null ? '–' : `${Math.round(r * 1000) / 10}%`);
 
-/** 30 bars of daily volume; each bar has a <title> (its day and numbers) for pointer and screen-reader users. */
+/**
+ * 30 bars of daily volume in an SVG that stretches to the card (preserveAspectRatio="none", so no text
+ * inside it); each bar has a <title> with its day and numbers. The dates sit below, in HTML.
+ */
 export function volumeChart(daily: Summary['daily']): SafeHtml {
-  const W = 600;
-  const H = 170;
-  const top = 10;
-  const bottom = 22;
-  const left = 4;
-  const slot = (W - left * 2) / daily.length;
-  const max = Math.max(1, ...daily.map((d) => d.volume));
+  const W = 300;
+  const H = 100;
+  const slot = W / daily.length;
+  const max = Math.max(0, ...daily.map((d) => d.volume));
   const bars = daily.map((d, i) => {
-    const h = Math.round(((H - top - bottom) * d.volume) / max);
-    const x = left + i * slot + slot * 0.15;
-    const y = H - bottom - h;
+    const h = max === 0 ? 0 : Math.max(d.volume > 0 ? 0.8 : 0, (H * d.volume) / max);
     const label = `${d.date}: ${kes(d.volume)}, ${d.count} payment${d.count === 1 ? '' : 's'}`;
-    return html`<rect class="bar" x="${x.toFixed(1)}" y="${y}" width="${(slot * 0.7).toFixed(1)}" height="${Math.max(h, d.volume > 0 ? 1 : 0)}"><title>${label}</title></rect>`;
+    return html`<rect class="bar" x="${(i * slot + slot * 0.15).toFixed(2)}" y="${(H - h).toFixed(2)}" width="${(slot * 0.7).toFixed(2)}" height="${h.toFixed(2)}"><title>${label}</title></rect>`;
   });
-  const ticks = daily
-    .map((d, i) => ({ d, i }))
-    .filter(({ i }) => i % 7 === 2 || i === daily.length - 1)
-    .map(
-      ({ d, i }) =>
-        html`<text x="${(left + i * slot + slot / 2).toFixed(1)}" y="${H - 6}" text-anchor="middle">${d.date.slice(5)}</text>`,
-    );
-  const total = daily.reduce((s, d) => s + d.volume, 0);
-  return html`<figure class="card chart" id="volume-chart"><figcaption><strong>Volume, last 30 days</strong> <span class="muted small">(successful payments, KES per Nairobi day; highest ${kes(max === 1 && total === 0 ? 0 : max)})</span></figcaption>
-<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Daily volume for the last 30 days, ${kes(total)} in total" xmlns="http://www.w3.org/2000/svg">
-<line class="axis" x1="0" x2="${W}" y1="${H - bottom + 0.5}" y2="${H - bottom + 0.5}"/>
+  const total = daily.reduce((sum, d) => sum + d.volume, 0);
+  const day = (iso: string | undefined) =>
+    iso
+      ? new Date(`${iso}T12:00:00Z`).toLocaleDateString('en-GB', {
+          day: '2-digit',
+          month: 'short',
+          timeZone: 'UTC',
+        })
+      : '';
+  return html`<figure class="card chart" id="volume-chart"><figcaption><strong>Volume, last 30 days</strong> <span class="muted small">successful payments, KES per Nairobi day${max > 0 ? `; highest ${kes(max)}` : ''}</span></figcaption>
+<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="Daily volume for the last 30 days, ${kes(total)} in total" xmlns="http://www.w3.org/2000/svg">
 ${bars}
-${ticks}
-</svg></figure>`;
+</svg>
+<div class="ticks" aria-hidden="true"><span>${day(daily[0]?.date)}</span><span>${day(daily[15]?.date)}</span><span>Today</span></div>
+</figure>`;
 }
 
 function stat(id: string, label: string, value: string, note?: string): SafeHtml {

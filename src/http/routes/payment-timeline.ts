@@ -142,7 +142,13 @@ export function historyEntries(events: HistoryEvent[]): TimelineEntry[] {
       if (m?.markerName !== 'core_local_activity') continue;
       const data = decode(m.details?.data?.payloads?.[0]) as Obj | undefined;
       const result = decode(m.details?.result?.payloads?.[0]);
-      const entry = activityEntry(String(data?.activity_type ?? ''), result, at);
+      // the marker is written when the workflow task completes; the activity's own completion is earlier
+      const done = data?.complete_time as { seconds?: number | string; nanos?: number } | undefined;
+      const completed =
+        done?.seconds !== undefined
+          ? new Date(Number(done.seconds) * 1000 + Math.floor((done.nanos ?? 0) / 1e6)).toISOString()
+          : at;
+      const entry = activityEntry(String(data?.activity_type ?? ''), result, completed);
       if (entry) out.push(entry);
     } else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
@@ -208,7 +214,7 @@ export const paymentTimelineRoute = defineRoute({
       {
         at: p.createdAt,
         type: 'created',
-        summary: `Payment created: KES ${p.amount}, reference ${p.reference}`,
+        summary: `Payment created: KES ${p.amount.toLocaleString('en-KE')}, reference ${p.reference}`,
         details: {
           amount: p.amount,
           phone: p.phone,

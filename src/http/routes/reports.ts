@@ -47,11 +47,9 @@ export const SummarySchema = z
     today: Period,
     last7Days: Period,
     last30Days: Period,
-    daily: z
-      .array(Period.extend({ date: z.string().meta({ example: '2026-12-02' }) }))
-      .meta({
-        description: 'The last 30 Nairobi days, oldest first, today last; days without payments are zeros',
-      }),
+    daily: z.array(Period.extend({ date: z.string().meta({ example: '2026-12-02' }) })).meta({
+      description: 'The last 30 Nairobi days, oldest first, today last; days without payments are zeros',
+    }),
     pending: z.number().int().meta({ description: 'Payments now pending (any age)' }),
     needsReview: z.number().int().meta({ description: 'Payments now needing review (any age)' }),
   })
