@@ -86,6 +86,8 @@ describe('the merchant dashboard in chromium', () => {
     const page = await context.newPage();
     watch(page);
     await page.goto(`${s.url}/dashboard/signup`);
+    await shoot(page, 'signup');
+    await page.setViewportSize(VIEWPORTS[1]);
     await page.getByLabel('Business name').fill('Mama Mboga Groceries');
     await page.getByLabel('Email').fill('owner@mamamboga.co.ke');
     await page.getByLabel('Password').fill('sukuma wiki 2026');
@@ -181,6 +183,7 @@ describe('the merchant dashboard in chromium', () => {
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to Malipo' }).waitFor();
+    await shoot(page, 'signed-out');
     assert.deepEqual(consoleErrors, [], 'no CSP violations or script errors');
     await page.close();
   });
