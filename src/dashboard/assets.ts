@@ -35,6 +35,9 @@ h2{font-size:1.15rem;margin:1.5rem 0 .75rem}
 .flash.ok{background:#e7f3eb;border-color:#0b6b2f;color:#063d1b}
 .flash.error{background:#fdecea;border-color:#b3261e;color:#8c1d18}
 .card{background:#fff;border:1px solid #d5ddd7;border-radius:.6rem;padding:1rem 1.1rem;margin:0 0 1rem}
+.card>h2:first-child,.card>figcaption:first-child{margin-top:0}
+.card h3{font-size:1rem;margin:1.25rem 0 .5rem}
+.card form{max-width:34rem}
 .narrow{max-width:26rem;margin:2rem auto}
 .narrow h1{text-align:center}
 .center{text-align:center}
@@ -71,10 +74,10 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .stat{background:#fff;border:1px solid #d5ddd7;border-radius:.6rem;padding:.75rem 1rem}
 .stat small{display:block;color:#4a554e;font-size:.85rem}
 .stat b{display:block;font-size:1.35rem;font-variant-numeric:tabular-nums}
-.chart svg{width:100%;height:auto;display:block}
+.chart svg{width:100%;height:10rem;display:block;margin-top:.75rem}
 .chart .bar{fill:#0b6b2f}
 .chart .axis{stroke:#c9d3cc}
-.chart text{font-size:10px;fill:#4a554e}
+.chart .ticks{display:flex;justify-content:space-between;font-size:.8rem;color:#4a554e;border-top:1px solid #c9d3cc;padding-top:.25rem}
 dl.props{display:grid;grid-template-columns:minmax(8rem,auto) 1fr;gap:.35rem 1rem;margin:0}
 dl.props dt{color:#4a554e}
 dl.props dd{margin:0;min-width:0;overflow-wrap:anywhere}
@@ -107,6 +110,8 @@ img.qr{width:200px;height:200px;max-width:100%;border:1px solid #d5ddd7;border-r
 .inline-form select{width:auto;min-width:8rem}
 button.small-button,.button.small-button{padding:.3rem .7rem;min-height:2.2rem;font-size:.9rem}
 .hide-sm{}
+a.stat{text-decoration:none;color:inherit}
+a.stat:hover{border-color:#0b6b2f}
 @media (max-width:40rem){
   main{padding:1rem .75rem 2rem}
   h1{font-size:1.3rem}
@@ -115,6 +120,9 @@ button.small-button,.button.small-button{padding:.3rem .7rem;min-height:2.2rem;f
   dl.props{grid-template-columns:1fr}
   dl.props dt{font-size:.85rem;margin-top:.35rem}
   .top .who{display:none}
+  nav.main ul{flex-wrap:wrap;padding:0 .25rem}
+  nav.main a{padding:.45rem .55rem}
+  .chart svg{height:7rem}
   th,td{padding:.5rem .5rem}
 }
 .label{display:block;font-weight:600;margin:0 0 .25rem}

@@ -223,3 +223,16 @@ export function nairobiTime(d: Date | string): string {
     second: '2-digit',
   });
 }
+
+/** Short Nairobi time for tables: `02 Dec 16:40`. */
+export function shortTime(d: Date | string): string {
+  return new Date(d)
+    .toLocaleString('en-GB', {
+      timeZone: 'Africa/Nairobi',
+      month: 'short',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    })
+    .replace(',', '');
+}

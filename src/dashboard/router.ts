@@ -49,6 +49,7 @@ import { channelPages } from './pages/channels';
 import { keyPages } from './pages/keys';
 import { overviewPages } from './pages/overview';
 import { payoutPages } from './pages/payouts';
+import { paymentPages } from './pages/payments';
 import { settingsPages } from './pages/settings';
 import { teamPages } from './pages/team';
 import { webhookPages } from './pages/webhooks';
@@ -69,6 +70,7 @@ const FORM_LIMIT = '16kb';
 export const PAGE_MODULES: PageModule[] = [
   accountPages,
   overviewPages,
+  paymentPages,
   settingsPages,
   linkPages,
   payoutPages,
@@ -387,7 +389,9 @@ export function createDashboardRouter(deps: AppDeps, opts: DashboardOptions = {}
     const text =
       e.code === 'MISSING_SCOPE'
         ? `Your role does not allow this (${e.message.replace('This API key lacks', 'it needs')}).`
-        : e.message;
+        : e.code === 'PAYLOAD_TOO_LARGE'
+          ? 'The form is larger than 16 KiB.'
+          : e.message;
     refuse(
       res,
       e.status,

@@ -34,6 +34,8 @@ import { paymentLinkStatsRoutes } from './routes/payment-link-stats';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { webhookRoutes } from './routes/webhooks';
+import { reportRoutes } from './routes/reports';
+import { paymentTimelineRoutes } from './routes/payment-timeline';
 import { createPayRouter } from '../links/router';
 import { createDashboardRouter, type PageModule } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
@@ -56,6 +58,8 @@ export const API_ROUTES: RouteDef[] = [
   ...paymentLinkStatsRoutes,
   ...lookupRoutes,
   ...webhookRoutes,
+  ...reportRoutes,
+  ...paymentTimelineRoutes,
 ];
 
 export interface AppDeps {

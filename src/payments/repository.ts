@@ -124,6 +124,8 @@ export interface PaymentFilter {
   kind?: string | undefined;
   from?: Date | undefined;
   to?: Date | undefined;
+  /** A payment id or an M-Pesa receipt (any case). */
+  search?: string | undefined;
   cursor?: Cursor | undefined;
   limit: number;
 }
@@ -251,6 +253,10 @@ export class PaymentRepository {
     if (f.kind) q = q.where('kind', '=', f.kind);
     if (f.from) q = q.where('created_at', '>=', f.from);
     if (f.to) q = q.where('created_at', '<', f.to);
+    const search = f.search;
+    if (search) {
+      q = q.where((eb) => eb.or([eb('id', '=', search), eb('mpesa_receipt', '=', search.toUpperCase())]));
+    }
     const page = await newestFirst(q, f);
     return { data: page.rows.map(toPaymentView), nextCursor: page.nextCursor };
   }

@@ -96,6 +96,21 @@ describe('malipo dev', () => {
       );
       assert.ok(processesMentioning(dataDir).length >= 1, 'the dev server runs as a child');
 
+      // the banner's one-time sign-in link opens the dashboard as the demo owner, once
+      assert.match(out, new RegExp(`Dashboard +http://127.0.0.1:${port}/dashboard`));
+      const signIn = /Sign in +(http:\/\/\S+)/.exec(out)?.[1];
+      assert.ok(signIn, out);
+      const first = await fetch(signIn, { redirect: 'manual' });
+      assert.equal(first.status, 303);
+      const cookie = first.headers.getSetCookie().find((c) => c.startsWith('malipo_session='));
+      assert.ok(cookie, 'a session cookie');
+      const overview = await fetch(`http://127.0.0.1:${port}/dashboard/overview`, {
+        headers: { cookie: cookie.split(';')[0]! },
+      });
+      assert.equal(overview.status, 200);
+      assert.match(await overview.text(), /Demo merchant/);
+      assert.equal((await fetch(signIn, { redirect: 'manual' })).status, 410);
+
       // the demo merchant's default simulator channel can also pay out: no channelId needed
       const { apiKey } = JSON.parse(fs.readFileSync(path.join(dataDir, 'dev-credentials.json'), 'utf8'));
       const api = (p: string, init: RequestInit = {}) =>

@@ -7,6 +7,8 @@
  *   const r = await b.get('/dashboard/overview');
  *   await b.post('/dashboard/settings/password', { currentPassword: '…', newPassword: '…' }); // _csrf added
  */
+import { newId } from '../../src/domain/ids';
+import type { TestApp } from './http';
 
 export interface PageResponse {
   status: number;
@@ -93,4 +95,43 @@ export class DashboardClient {
     if (page.status !== 200) throw new Error(`GET ${fromPage} answered ${page.status}`);
     return this.post(path, form);
   }
+}
+
+/** Inserts a payment row as the workflow would leave it (for list, report and page tests). */
+export interface PaymentSeed {
+  status?: 'pending' | 'success' | 'failed' | 'needs_review';
+  amount?: number;
+  createdAt?: Date;
+  environment?: 'test' | 'live';
+  reference?: string;
+  phone?: string;
+  receipt?: string | null;
+  channelId?: string;
+  description?: string;
+}
+
+export async function seedPayment(t: TestApp, merchantId: string, s: PaymentSeed = {}): Promise<string> {
+  const id = newId('payment');
+  await t.db
+    .insertInto('payments')
+    .values({
+      id,
+      merchant_id: merchantId,
+      environment: s.environment ?? 'test',
+      channel_id: s.channelId ?? 'ch_seed',
+      status: s.status ?? 'success',
+      amount: s.amount ?? 100,
+      phone: s.phone ?? '254708374149',
+      reference: s.reference ?? 'REF',
+      description: s.description ?? 'seeded',
+      mpesa_receipt:
+        s.receipt === undefined
+          ? (s.status ?? 'success') === 'success'
+            ? `R${id.slice(4, 12).toUpperCase()}`
+            : null
+          : s.receipt,
+      ...(s.createdAt ? { created_at: s.createdAt } : {}),
+    })
+    .execute();
+  return id;
 }

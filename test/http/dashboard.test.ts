@@ -178,6 +178,21 @@ for (const database of testDatabases()) {
       const crossed = await b.post('/dashboard/settings/password', { ...form, _csrf: other.csrf });
       assert.equal(crossed.status, 403);
 
+      // only small url-encoded forms: a large one is refused before any handler, JSON carries no token
+      const large = await b.post('/dashboard/settings/password', {
+        ...form,
+        _csrf: good,
+        pad: 'x'.repeat(20_000),
+      });
+      assert.equal(large.status, 413);
+      assert.match(large.text, /larger than 16 KiB/);
+      const json = await fetch(`${t.url}/dashboard/settings/password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: b.cookieHeader(), origin: t.url },
+        body: JSON.stringify({ ...form, _csrf: good }),
+      });
+      assert.equal(json.status, 403);
+
       // the signed-out forms carry a pre-session token
       const anon = new DashboardClient(t.url);
       const noToken = await anon.post('/dashboard/login', { email: mail, password: PASSWORD, _csrf: null });

@@ -182,6 +182,30 @@ describe('config', () => {
     });
   });
 
+  describe('dashboard', () => {
+    const production = {
+      MALIPO_MODE: 'production',
+      MALIPO_PUBLIC_URL: 'https://pay.example.co.ke',
+      MALIPO_ENCRYPTION_KEY: '0'.repeat(64),
+    };
+    it('opens sign-up in development and closes it in production, unless set', () => {
+      assert.equal(loadConfig({}).signup, 'open');
+      assert.equal(loadConfig(production).signup, 'closed');
+      assert.equal(loadConfig({ ...production, MALIPO_SIGNUP: 'open' }).signup, 'open');
+      assert.equal(loadConfig({ MALIPO_SIGNUP: 'closed' }).signup, 'closed');
+      assert.match(problemOf({ MALIPO_SIGNUP: 'maybe' }), /^MALIPO_SIGNUP: /);
+    });
+    it('links the embedded Temporal UI in development, nothing in production unless set', () => {
+      assert.equal(loadConfig({ TEMPORAL_UI_PORT: '9233' }).temporalUiUrl, 'http://127.0.0.1:9233');
+      assert.equal(loadConfig(production).temporalUiUrl, undefined);
+      assert.equal(
+        loadConfig({ ...production, MALIPO_TEMPORAL_UI_URL: 'https://temporal.example.co.ke/' })
+          .temporalUiUrl,
+        'https://temporal.example.co.ke',
+      );
+      assert.match(problemOf({ MALIPO_TEMPORAL_UI_URL: 'not a url' }), /^MALIPO_TEMPORAL_UI_URL: /);
+    });
+  });
   describe('Daraja allowed hosts', () => {
     it('is empty by default; a comma-separated list becomes lower-case host names', () => {
       assert.deepEqual(loadConfig({}).MALIPO_DARAJA_ALLOWED_HOSTS, []);

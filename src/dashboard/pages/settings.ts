@@ -78,7 +78,8 @@ ${formError(state.invite)}
 <form method="post" action="/dashboard/settings/invite" id="invite-create-form">
 ${ctx.csrf}
 ${field({ name: 'email', label: 'Email', type: 'email', value: state.inviteEmail, required: true, error: inv.email })}
-${select({ name: 'role', label: 'Role', value: state.inviteRole ?? 'developer', error: inv.role, options: ROLES.map((r) => ({ value: r, label: ROLE_TEXT[r] })) })}
+${select({ name: 'role', label: 'Role', value: state.inviteRole ?? 'developer', error: inv.role, options: ROLES.map((r) => ({ value: r, label: r[0]!.toUpperCase() + r.slice(1) })) })}
+<ul class="muted small">${ROLES.map((r) => html`<li>${ROLE_TEXT[r]}</li>`)}</ul>
 <button type="submit" class="secondary">Create an invite link</button>
 </form>`
     : html`<p class="muted small">Only an owner can invite people.</p>`

@@ -225,7 +225,7 @@ export const getPaymentRoute = defineRoute({
   },
 });
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     status: z.enum(PAYMENT_STATUSES).optional(),
     reference: z.string().max(64).optional(),
@@ -237,6 +237,8 @@ const ListQuery = z
     to: dateFilter('Created before (exclusive)').optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),
     cursor: z.string().max(200).optional(),
+    /** A payment id (`pay_…`) or an M-Pesa receipt. */
+    search: z.string().trim().max(64).optional(),
   })
   .superRefine(fromNotAfterTo);
 
@@ -275,6 +277,7 @@ export const listPaymentsRoute = defineRoute({
       kind: query.kind,
       from: query.from,
       to: query.to,
+      search: query.search || undefined,
       cursor,
       limit: query.limit,
     });
