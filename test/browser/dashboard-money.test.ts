@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/accounts/passwords';
 import { addMembership, insertUser } from '../../src/accounts/users';
+import { launchChromium } from '../helpers/browser';
 import { type Stack, startStack } from '../helpers/stack';
 
-const CHROMIUM = process.env.MALIPO_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const LONG = 60_000;
 const EMAIL = 'owner@mama-mboga.example';
@@ -28,28 +28,11 @@ describe('the dashboard money pages in chromium', () => {
   const consoleErrors: string[] = [];
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `chromium is missing at ${CHROMIUM}: the browser tests need it. Install Debian's package (apt-get install -y chromium) or set MALIPO_CHROMIUM.`,
-      );
-    }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startStack();
     const user = await insertUser(s.db, EMAIL, await hashPassword(PASSWORD));
     await addMembership(s.db, { userId: user.id, merchantId: s.merchantId, role: 'owner' }, 'test');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
     context.setDefaultTimeout(LONG);
   });

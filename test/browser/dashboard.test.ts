@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { simulatorChannelInput } from '../../src/admin/dev-bootstrap';
 import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../../src/platform/channels';
 import { createApiKey, OPERATOR } from '../../src/platform/keys';
+import { launchChromium } from '../helpers/browser';
 import { type Stack, startStack } from '../helpers/stack';
 
-const CHROMIUM = process.env.MALIPO_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const LONG = 60_000;
 const VIEWPORTS = [
@@ -30,26 +30,9 @@ describe('the merchant dashboard in chromium', () => {
   const consoleErrors: string[] = [];
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `chromium is missing at ${CHROMIUM}: the browser tests need it. Install Debian's package (apt-get install -y chromium) or set MALIPO_CHROMIUM.`,
-      );
-    }
     fs.mkdirSync(SHOTS, { recursive: true });
     s = await startStack();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({
       viewport: VIEWPORTS[1],
       deviceScaleFactor: 1,

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { type Stack, startStack } from '../helpers/stack';
 
-const CHROMIUM = process.env.MALIPO_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts', 'pay-page');
 const LONG = 60_000;
 
@@ -21,26 +21,9 @@ describe('the hosted pay page in chromium', () => {
   let context: BrowserContext;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `chromium is missing at ${CHROMIUM}: the browser tests need it. Install Debian's package (apt-get install -y chromium) or set MALIPO_CHROMIUM.`,
-      );
-    }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startStack();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
     context.setDefaultTimeout(LONG);
   });
