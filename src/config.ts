@@ -174,6 +174,14 @@ const EnvSchema = z.object({
    * request with a valid token is never counted nor refused.
    */
   MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Seconds a payout waits for its ResultURL/QueueTimeOutURL callback before asking Transaction Status. */
+  MALIPO_PAYOUT_RESULT_WAIT_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  /** Seconds each Transaction Status request of a payout waits for its own Result. */
+  MALIPO_PAYOUT_STATUS_WAIT_SECONDS: z.coerce.number().int().min(5).max(600).default(60),
+  /** Seconds between a payout's Transaction Status requests (doubling each time). */
+  MALIPO_PAYOUT_STATUS_RETRY_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Seconds a `needs_review` payout keeps listening for a late Result that settles it. */
+  MALIPO_PAYOUT_GRACE_SECONDS: z.coerce.number().int().min(0).max(604_800).default(86_400),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

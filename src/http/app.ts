@@ -35,6 +35,7 @@ import { createPayRouter } from '../links/router';
 import { PaymentService } from '../payments/service';
 import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
+import { payoutConfigFrom } from '../payouts/settings';
 import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
 import { WebhookRepository } from '../webhooks/repository';
 import type { Resolver } from '../webhooks/ssrf';
@@ -139,6 +140,7 @@ export function createApp(input: AppInput): Express {
         temporal: input.temporal,
         taskQueue: input.config.TEMPORAL_TASK_QUEUE,
         logger: input.logger,
+        payoutConfig: payoutConfigFrom(input.config),
       }),
     webhooks:
       input.webhooks ??
