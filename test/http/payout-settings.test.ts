@@ -24,7 +24,11 @@ async function startedPayout(env: Record<string, string>): Promise<PayoutInput> 
   const t = await startTestApp({ env, temporal });
   try {
     const m = await t.merchant();
-    await t.channel(m.id, { isDefault: true, initiatorName: 'testapi', initiatorPassword: 'Safaricom999!*!' });
+    await t.channel(m.id, {
+      isDefault: true,
+      initiatorName: 'testapi',
+      initiatorPassword: 'Safaricom999!*!',
+    });
     const r = await t.request('POST', '/v1/payouts', {
       key: m.key,
       body: { phone: '0708374149', amount: 100, remarks: 'Settings test', reference: 'SET-1' },
@@ -75,7 +79,9 @@ describe('payout settings', () => {
         assert.throws(
           () => loadConfig({ [key]: v }),
           (err: unknown) =>
-            err instanceof ConfigError && err.problems.length === 1 && err.problems[0]?.startsWith(`${key}: `),
+            err instanceof ConfigError &&
+            err.problems.length === 1 &&
+            err.problems[0]?.startsWith(`${key}: `),
           `${key}=${v}`,
         );
       }
