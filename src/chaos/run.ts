@@ -632,6 +632,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ['payments requested', o.payments],
       ['payments accepted', created.size],
       ['API / worker processes', `${o.apis} / ${o.workers}`],
+      ['simulator seed (--seed)', o.seed],
       ['simulator requests', JSON.stringify(ledger.requests)],
       ['pushes accepted / rejected', `${pushesTotal} / ${ledger.rejectedPushes.length}`],
       ['pushes with callback dropped', ledger.pushes.filter((p) => p.callbackMode === 'drop').length],
