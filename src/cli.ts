@@ -175,8 +175,12 @@ export function buildCli(): Command {
 
   program
     .command('chaos')
-    .description('drive payments through faults, forged callbacks and SIGKILLs, then check the invariants')
+    .description(
+      'drive payments, payouts and C2B payments through faults, forged callbacks and SIGKILLs, then check the invariants',
+    )
     .option('--payments <n>', 'payments to drive', '2000')
+    .option('--payouts <n>', 'B2C payouts to drive beside the payments', '200')
+    .option('--c2b <n>', 'C2B customer payments to drive beside the payments', '200')
     .option(
       '--database-url <url>',
       'PostgreSQL server to create the run database on (default: a throwaway one)',
@@ -192,6 +196,8 @@ export function buildCli(): Command {
     .action(async (o: Record<string, string | undefined>) => {
       const r = await runChaos({
         payments: Number(o.payments),
+        payouts: Number(o.payouts),
+        c2b: Number(o.c2b),
         databaseUrl: o.databaseUrl,
         workers: Number(o.workers),
         apis: Number(o.apis),

@@ -178,6 +178,14 @@ const EnvSchema = z.object({
   MALIPO_SIGNUP: z.enum(['open', 'closed']).optional(),
   /** The Temporal UI the dashboard links payments to. Default in development: the embedded UI on TEMPORAL_UI_PORT. */
   MALIPO_TEMPORAL_UI_URL: optionalString.pipe(z.url().optional()),
+  /** Seconds a payout waits for its ResultURL/QueueTimeOutURL callback before asking Transaction Status. */
+  MALIPO_PAYOUT_RESULT_WAIT_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  /** Seconds each Transaction Status request of a payout waits for its own Result. */
+  MALIPO_PAYOUT_STATUS_WAIT_SECONDS: z.coerce.number().int().min(5).max(600).default(60),
+  /** Seconds between a payout's Transaction Status requests (doubling each time). */
+  MALIPO_PAYOUT_STATUS_RETRY_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Seconds a `needs_review` payout keeps listening for a late Result that settles it. */
+  MALIPO_PAYOUT_GRACE_SECONDS: z.coerce.number().int().min(0).max(604_800).default(86_400),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -1,5 +1,6 @@
 /**
- * `malipo chaos`: drives payments across every scenario phone on a stack of separate processes
+ * `malipo chaos`: drives STK payments across every scenario phone, B2C payouts across every B2C
+ * scenario phone and C2B confirmations (duplicated and reordered) on a stack of separate processes
  * (Temporal dev server on a SQLite file, API and worker processes, PostgreSQL), with the simulator
  * and a flaky webhook receiver in this process, while injecting faults, forged callbacks and SIGKILLs.
  * Then it checks the invariants against the simulator's ledger, the database and the receiver's log.
@@ -16,14 +17,22 @@ import { createChannel, DEVELOPMENT_CHANNEL_POLICY } from '../platform/channels'
 import { createApiKey, OPERATOR } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
+import { DEV_C2B_SHORTCODE } from '../c2b/dev';
 import { SCENARIOS, startSandboxServer } from '../sandbox';
 import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
 import { verifyWebhook } from '../webhooks';
 import { createDatabase, dropDatabase, type MalipoProcess, postgresServer, spawnMalipo } from './processes';
 import { simulatorChannelInput } from '../admin/dev-bootstrap';
+import { c2bFlow } from './c2b';
+import { type ChaosContext, type Flow, type FlowCheck, type Json, kindTable } from './kinds';
+import { payoutFlow } from './payouts';
 
 export interface ChaosOptions {
   payments: number;
+  /** B2C payouts to drive beside the payments (default 0). */
+  payouts?: number | undefined;
+  /** C2B customer payments to drive beside the payments (default 0). */
+  c2b?: number | undefined;
   databaseUrl?: string | undefined;
   workers: number;
   apis: number;
@@ -44,8 +53,8 @@ export interface ChaosResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// biome-ignore lint/suspicious/noExplicitAny: JSON from the API
-type Json = any;
+/** How often the simulator POSTs a C2B confirmation until answered 2xx: its backoff (1 s, doubling) then spans about two minutes, longer than any API restart. */
+const C2B_CONFIRMATION_ATTEMPTS = 8;
 
 interface Window {
   what: string;
@@ -102,6 +111,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       lateCallbackDelayMs: 6000,
       slowResponseMs: 6000,
       promptTimeoutMs: 120_000,
+      c2bConfirmationAttempts: C2B_CONFIRMATION_ATTEMPTS,
+      c2bConfirmationRetryMs: 1000,
     });
     cleanups.push(() => sandbox.close());
     const state = sandbox.sandbox.state;
@@ -159,6 +170,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       MALIPO_WEBHOOK_SCHEDULE_SCALE: '0.001',
       MALIPO_STK_DEADLINE_SECONDS: String(o.deadlineSeconds),
       MALIPO_STK_GRACE_SECONDS: '120',
+      // payouts settle within about a minute, like the STK deadline: 20 s for the Result, then three
+      // Transaction Status requests of 10 s each, 2 s and 4 s apart
+      MALIPO_PAYOUT_RESULT_WAIT_SECONDS: '20',
+      MALIPO_PAYOUT_STATUS_WAIT_SECONDS: '10',
+      MALIPO_PAYOUT_STATUS_RETRY_SECONDS: '2',
+      MALIPO_PAYOUT_GRACE_SECONDS: '120',
       MALIPO_INITIATION_WAIT_MS: '8000',
       MALIPO_DARAJA_TIMEOUT_MS: '3000',
       MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000',
@@ -228,6 +245,85 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     if (ep.status !== 201) throw new Error(`could not register the receiver: ${ep.status} ${ep.text}`);
     const endpointSecret: string = ep.body.secret;
 
+    const run = crypto.randomBytes(3).toString('hex');
+    /** POSTs a create request with its key until accepted, as a client would; undefined after a violation. */
+    const submit = async (
+      label: string,
+      p: string,
+      body: unknown,
+      idem: string,
+    ): Promise<Json | undefined> => {
+      for (let attempt = 0; ; attempt++) {
+        let r: Awaited<ReturnType<typeof call>> | undefined;
+        try {
+          r = await call('POST', p, body, { 'idempotency-key': idem });
+        } catch {
+          r = undefined;
+        }
+        if (r && r.status >= 500) {
+          counters.api5xx++;
+          if (inWindow(Date.now())) counters.api5xxInWindows++;
+          else violate(`API ${r.status} outside a kill window for ${label}: ${r.text.slice(0, 200)}`);
+        }
+        if (r && r.status === 202) return r.body;
+        if (r && r.status >= 400 && r.status < 500 && r.status !== 409 && r.status !== 429) {
+          violate(`${label} refused ${r.status}: ${r.text.slice(0, 200)}`);
+          return undefined;
+        }
+        if (attempt > 60) {
+          violate(`${label} never accepted`);
+          return undefined;
+        }
+        counters.apiRetries++;
+        await sleep(500 + attempt * 250);
+      }
+    };
+    const ctx: ChaosContext = {
+      db: db.db,
+      state,
+      merchantId: merchant.id,
+      run,
+      call,
+      submit,
+      violate,
+      hookBase: apiUrls[0] as string,
+      callbackSecret,
+    };
+    const payoutCount = o.payouts ?? 0;
+    const c2bCount = o.c2b ?? 0;
+    const payouts = payoutFlow(ctx);
+    let c2b: ReturnType<typeof c2bFlow> | undefined;
+    if (c2bCount > 0) {
+      // a C2B paybill beside the STK channel (174379 is STK-only), its URLs registered with the simulator
+      const channel = await createChannel(
+        db.db,
+        box,
+        merchant.id,
+        {
+          ...simulatorChannelInput(`${sandbox.url}/sandbox/daraja`),
+          name: 'Chaos C2B paybill',
+          shortcode: DEV_C2B_SHORTCODE,
+          isDefault: false,
+        },
+        actor,
+        DEVELOPMENT_CHANNEL_POLICY,
+      );
+      const reg = await call('POST', `/v1/channels/${channel.id}/c2b/register`, {
+        responseType: 'Completed',
+      });
+      if (reg.status !== 200) throw new Error(`could not register the C2B URLs: ${reg.status} ${reg.text}`);
+      c2b = c2bFlow(ctx, {
+        sandboxUrl: sandbox.url,
+        channelId: channel.id,
+        shortcode: DEV_C2B_SHORTCODE,
+        confirmationAttempts: C2B_CONFIRMATION_ATTEMPTS,
+      });
+    }
+    const flows: Array<{ kind: string; flow: Flow }> = [
+      ...(payoutCount > 0 ? [{ kind: 'b2c', flow: payouts }] : []),
+      ...(c2b ? [{ kind: 'c2b', flow: c2b }] : []),
+    ];
+
     // faults from here on
     state.setFaults({
       pushError: 0.1,
@@ -236,6 +332,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       lateCallback: 0.1,
       queryError: 0.05,
       ambiguousPush: 0.02,
+      b2cRequestError500: 0.05,
+      b2cResultDrop: 0.15,
+      b2cResultDuplicate: 0.1,
+      b2cQueueTimeout: 0.05,
+      statusQueryError: 0.05,
     });
 
     // ---- the chaos schedule ------------------------------------------------------------------------
@@ -295,7 +396,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     events.sort((a, b) => a.at - b.at);
 
     // ---- driving -------------------------------------------------------------------------------------
-    const run = crypto.randomBytes(3).toString('hex');
     const created = new Map<number, { id: string; amount: number; phone: string }>();
     const extraIds = new Set<string>();
     const sent = { n: 0 };
@@ -305,33 +405,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const sc = SCENARIOS[i % SCENARIOS.length] as (typeof SCENARIOS)[number];
       const body = { phone: sc.phone, amount: 10 + (i % 97), reference: `CH${run}${i}`.slice(0, 12) };
       const idem = `chaos-${run}-${i}`;
-      for (let attempt = 0; ; attempt++) {
-        let r: Awaited<ReturnType<typeof call>> | undefined;
-        try {
-          r = await call('POST', '/v1/payments/stk-push', body, { 'idempotency-key': idem });
-        } catch {
-          r = undefined;
-        }
-        if (r && r.status >= 500) {
-          counters.api5xx++;
-          if (inWindow(Date.now())) counters.api5xxInWindows++;
-          else violate(`API ${r.status} outside a kill window for payment #${i}: ${r.text.slice(0, 200)}`);
-        }
-        if (r && r.status === 202) {
-          created.set(i, { id: r.body.id, amount: body.amount, phone: sc.phone });
-          break;
-        }
-        if (r && r.status >= 400 && r.status < 500 && r.status !== 409 && r.status !== 429) {
-          violate(`payment #${i} refused ${r.status}: ${r.text.slice(0, 200)}`);
-          return;
-        }
-        if (attempt > 60) {
-          violate(`payment #${i} never accepted`);
-          return;
-        }
-        counters.apiRetries++;
-        await sleep(500 + attempt * 250);
-      }
+      const accepted = await submit(`payment #${i}`, '/v1/payments/stk-push', body, idem);
+      if (!accepted) return;
+      created.set(i, { id: accepted.id, amount: body.amount, phone: sc.phone });
       // every 10th: a retry after success must replay the same payment
       if (i % 10 === 0) {
         try {
@@ -343,18 +419,34 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         }
       }
     };
+    // payments, payouts and C2B payments interleaved evenly, so every kind meets every fault and kill
+    const jobs: Array<{ at: number; run: () => Promise<void> }> = [
+      ...Array.from({ length: o.payments }, (_, i) => ({ at: (i + 0.5) / o.payments, run: () => drive(i) })),
+      ...Array.from({ length: payoutCount }, (_, j) => ({
+        at: (j + 0.5) / payoutCount,
+        run: () => payouts.drive(j),
+      })),
+      ...Array.from({ length: c2bCount }, (_, k) => ({
+        at: (k + 0.5) / c2bCount,
+        run: () => (c2b as NonNullable<typeof c2b>).drive(k),
+      })),
+    ].sort((a, b) => a.at - b.at);
+    // delayed C2B duplicates go out in shuffled batches while the run goes on
+    const flusher = c2b
+      ? setInterval(() => void c2b.flush().catch((err) => violate(`C2B duplicates: ${String(err)}`)), 2000)
+      : undefined;
     const workersDone: Array<Promise<void>> = [];
     for (let c = 0; c < o.concurrency; c++) {
       workersDone.push(
         (async () => {
-          while (next < o.payments) {
-            const i = next++;
+          while (next < jobs.length) {
+            const job = jobs[next++] as (typeof jobs)[number];
             sent.n++;
-            while (events.length > 0 && (events[0]?.at ?? 2) <= sent.n / o.payments) {
+            while (events.length > 0 && (events[0]?.at ?? 2) <= sent.n / jobs.length) {
               const e = events.shift() as (typeof events)[number];
               chaosTasks.push(e.run().catch((err) => violate(`chaos step failed: ${String(err)}`)));
             }
-            await drive(i);
+            await job.run();
           }
         })(),
       );
@@ -363,6 +455,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const e of events.splice(0))
       chaosTasks.push(e.run().catch((err) => violate(`chaos step failed: ${String(err)}`)));
     await Promise.all(chaosTasks);
+    if (flusher) clearInterval(flusher);
     log(`${created.size} payments accepted in ${((Date.now() - t0) / 1000).toFixed(0)} s; forging callbacks`);
 
     // ---- forged callbacks ---------------------------------------------------------------------------
@@ -411,6 +504,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     if (counters.forgedWrongTokenAccepted > 0)
       violate(`${counters.forgedWrongTokenAccepted} wrong-token callbacks not refused`);
+    if (payoutCount > 0) await payouts.forge();
+    if (c2b) await c2b.replayAfterKills();
 
     // ---- waiting for final states -----------------------------------------------------------------
     const deadline = Date.now() + (o.deadlineSeconds + 240) * 1000;
@@ -420,7 +515,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (;;) {
       rows = await db.db.selectFrom('payments').selectAll().where('merchant_id', '=', merchant.id).execute();
       const pending = rows.filter((r) => r.status === 'pending').length;
-      if (pending === 0 || Date.now() > deadline) break;
+      if (Date.now() > deadline) break;
+      if (pending === 0) {
+        const unsettled = [];
+        for (const f of flows) if (!(await f.flow.settled())) unsettled.push(f.kind);
+        if (unsettled.length === 0) break;
+      }
       await sleep(3000);
     }
     const byId = new Map(rows.map((r) => [r.id as string, r]));
@@ -436,6 +536,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const outcomes: Record<string, number> = {};
     let successNullReceipt = 0;
     let unknowablePaid = 0;
+    let stkWrong = 0;
+    let stkDouble = 0;
     for (const id of ids) {
       const row = byId.get(id);
       if (!row) {
@@ -448,32 +550,50 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         continue;
       }
       const pushes = pushesByPayment.get(id) ?? [];
-      if (pushes.length > 1) violate(`${id}: ${pushes.length} accepted pushes`);
+      if (pushes.length > 1) {
+        stkDouble++;
+        violate(`${id}: ${pushes.length} accepted pushes`);
+      }
       const paid = pushes.find((p) => p.customerAction === 'paid');
       if (paid) {
         // Unknowable, not a violation: the push response was lost (no CheckoutRequestID) and no
         // callback ever arrived, so nothing names the payment; Malipo must say needs_review.
         const unknowable = paid.responseDelayed && !paid.callbacks.some((c) => c.ok);
         if (unknowable && row.status === 'needs_review') unknowablePaid++;
-        else if (row.status !== 'success') violate(`${id}: customer paid but status ${row.status}`);
-        else {
-          if (row.amount !== paid.amount) violate(`${id}: amount ${row.amount} ≠ ${paid.amount}`);
+        else if (row.status !== 'success') {
+          stkWrong++;
+          violate(`${id}: customer paid but status ${row.status}`);
+        } else {
+          if (row.amount !== paid.amount) {
+            stkWrong++;
+            violate(`${id}: amount ${row.amount} ≠ ${paid.amount}`);
+          }
           if (row.mpesa_receipt === null) successNullReceipt++;
-          else if (row.mpesa_receipt !== paid.receipt)
+          else if (row.mpesa_receipt !== paid.receipt) {
+            stkWrong++;
             violate(`${id}: receipt ${row.mpesa_receipt} ≠ ${paid.receipt}`);
+          }
         }
-      } else if (row.status === 'success') violate(`${id}: success but the customer never paid`);
-      if (String(row.mpesa_receipt ?? '').startsWith('FORGED'))
+      } else if (row.status === 'success') {
+        stkWrong++;
+        violate(`${id}: success but the customer never paid`);
+      }
+      if (String(row.mpesa_receipt ?? '').startsWith('FORGED')) {
+        stkWrong++;
         violate(`${id}: a forged receipt was believed`);
+      }
     }
     const total = await db.db
       .selectFrom('payments')
       .select((eb) => eb.fn.countAll().as('n'))
       .where('merchant_id', '=', merchant.id)
+      .where('kind', '=', 'stk')
       .executeTakeFirstOrThrow();
     if (Number(total.n) !== created.size)
       violate(`${total.n} payment rows for ${created.size} distinct requests`);
     if (extraIds.size > 0) violate(`${extraIds.size} idempotent retries created another payment`);
+    const checks: FlowCheck[] = [];
+    for (const f of flows) checks.push(await f.flow.check(ledger));
 
     // ---- webhooks ---------------------------------------------------------------------------------
     const finalEvents = await db.db
@@ -507,6 +627,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const finals = ids.filter((id) => byId.get(id)?.status !== 'pending');
     const noEvent = finals.filter((id) => !paymentsWithEvents.has(id));
     if (noEvent.length > 0) violate(`${noEvent.length} final payments have no event`);
+    for (const c of checks) {
+      const silent = c.finalIds.filter((id) => !paymentsWithEvents.has(id));
+      if (silent.length > 0) violate(`${silent.length} final ${c.summary.kind} have no event`);
+    }
 
     // ---- the table --------------------------------------------------------------------------------
     const pushesTotal = ledger.pushes.length;
@@ -514,6 +638,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ['payments requested', o.payments],
       ['payments accepted', created.size],
       ['API / worker processes', `${o.apis} / ${o.workers}`],
+      ['simulator seed (--seed)', o.seed],
       ['simulator requests', JSON.stringify(ledger.requests)],
       ['pushes accepted / rejected', `${pushesTotal} / ${ledger.rejectedPushes.length}`],
       ['pushes with callback dropped', ledger.pushes.filter((p) => p.callbackMode === 'drop').length],
@@ -539,11 +664,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ...Object.entries(outcomes).map(([k, v]) => [`outcome ${k}`, v] as [string, number]),
       ['success settled by query, receipt null', successNullReceipt],
       ['paid, push ambiguous and callback lost → needs_review', unknowablePaid],
+      ...(payoutCount > 0 ? ([['payouts requested', payoutCount]] as Array<[string, number]>) : []),
+      ...(c2bCount > 0 ? ([['C2B payments requested', c2bCount]] as Array<[string, number]>) : []),
+      ...checks.flatMap((c) => c.lines),
       ['wall time', `${((Date.now() - t0) / 1000).toFixed(0)} s`],
       ['violations', violations.length],
     ];
     const w = Math.max(...lines.map(([k]) => k.length));
-    const table = lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+    const kinds = kindTable([
+      {
+        kind: 'stk payments',
+        total: created.size,
+        success: outcomes.success ?? 0,
+        failed: outcomes.failed ?? 0,
+        needsReview: outcomes.needs_review ?? 0,
+        wrong: stkWrong,
+        double: stkDouble,
+      },
+      ...checks.map((c) => c.summary),
+    ]);
+    const table = `${lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n\n${kinds}`;
     return { violations, table, wallSeconds: (Date.now() - t0) / 1000 };
   } finally {
     for (const c of cleanups.reverse()) {

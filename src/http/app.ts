@@ -41,6 +41,7 @@ import { createDashboardRouter, type PageModule } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
 import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
+import { payoutConfigFrom } from '../payouts/settings';
 import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
 import { WebhookRepository } from '../webhooks/repository';
 import type { Resolver } from '../webhooks/ssrf';
@@ -151,6 +152,7 @@ export function createApp(input: AppInput): Express {
         temporal: input.temporal,
         taskQueue: input.config.TEMPORAL_TASK_QUEUE,
         logger: input.logger,
+        payoutConfig: payoutConfigFrom(input.config),
       }),
     webhooks:
       input.webhooks ??
