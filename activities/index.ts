@@ -10,6 +10,7 @@ import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch
 import { WebhookRepository } from '../src/webhooks/repository';
 import { createLookupActivities } from './lookups';
 import { createPayoutActivities } from './payouts';
+import { createReversalActivities } from './reversals';
 import { createStkActivities } from './stk';
 import { createWebhookActivities } from './webhooks';
 
@@ -60,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createStkActivities({ ...daraja, onEvent }),
     ...createPayoutActivities({ ...daraja, onEvent }),
+    ...createReversalActivities({ ...daraja, onEvent }),
     ...createLookupActivities(daraja),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
   };

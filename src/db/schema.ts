@@ -3,6 +3,7 @@ import type { ColumnType, Generated } from 'kysely';
 import type { LinkTables } from './tables/links';
 import type { PaymentTables } from './tables/payments';
 import type { PayoutTables } from './tables/payouts';
+import type { ReversalTables } from './tables/reversals';
 import type { WebhookTables } from './tables/webhooks';
 
 export interface MetaTable {
@@ -82,7 +83,7 @@ export interface RateLimitWindowsTable {
   expires_at: number;
 }
 
-export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables {
+export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables, ReversalTables {
   malipo_meta: MetaTable;
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;

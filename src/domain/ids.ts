@@ -13,6 +13,7 @@ export const ID_PREFIXES = {
   payout: 'po',
   lookup: 'lkp',
   audit: 'aud',
+  reversal: 'rev',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

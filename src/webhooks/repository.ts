@@ -30,6 +30,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'payout.failed',
   'payout.needs_review',
   'payout.suspicious_result',
+  'payment.reversed',
+  'reversal.failed',
+  'reversal.needs_review',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
