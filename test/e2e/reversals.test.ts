@@ -59,6 +59,18 @@ after(async () => {
   await s?.stop();
 });
 
+/** Every byte payload of a history (inputs, results, local activity markers), decoded as text. */
+function payloadText(value: unknown): string {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (v instanceof Uint8Array) out.push(Buffer.from(v).toString('utf8'));
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return out.join('\n');
+}
+
 let seq = 0;
 async function paidPayment(amount: number): Promise<Json> {
   const r = await s.api('POST', '/v1/payments/stk-push', {
@@ -121,6 +133,14 @@ describe('reversals against the simulator ledger', () => {
       [a.conversationId, b.conversationId],
       ledger.map((r) => r.conversationId),
     );
+
+    // the initiator password and the SecurityCredential never entered workflow history
+    for (const r of [a, b]) {
+      const history = payloadText(await s.temporal.workflow.getHandle(r.id).fetchHistory());
+      assert.ok(history.includes(pay.mpesaReceipt), 'the payloads were read');
+      assert.ok(!history.includes(DEFAULT_APP.initiatorPassword!), 'no initiator password in history');
+      assert.ok(!/SecurityCredential|securityCredential/.test(history), 'no SecurityCredential in history');
+    }
 
     // a third one is refused by Malipo before anything is sent
     const third = await s.api('POST', `/v1/payments/${pay.id}/reversals`, { amount: 1, reason: 'One more' });
