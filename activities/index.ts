@@ -11,6 +11,7 @@ import { WebhookRepository } from '../src/webhooks/repository';
 import { createIdempotencyActivities } from './idempotency';
 import { createLookupActivities } from './lookups';
 import { createPayoutActivities } from './payouts';
+import { createReversalActivities } from './reversals';
 import { createStkActivities } from './stk';
 import { createWebhookActivities } from './webhooks';
 
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createStkActivities({ ...daraja, onEvent }),
     ...createPayoutActivities({ ...daraja, onEvent }),
+    ...createReversalActivities({ ...daraja, onEvent }),
     ...createLookupActivities(daraja),
     ...createWebhookActivities({ db: deps.db, box: deps.secretBox, mode, logger: deps.logger, starter }),
     ...createIdempotencyActivities({ db: deps.db }),

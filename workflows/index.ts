@@ -10,3 +10,4 @@ export {
   stkPush,
 } from './stk-push';
 export { deliverWebhook, webhookDeliveryState } from './webhook-delivery';
+export { reversal, reversalResultSignal, reversalStateQuery, reversalStatusSignal } from './reversal';

@@ -6,7 +6,12 @@ export type { Role } from '../db/tables/accounts';
 export const ROLES = ['owner', 'developer', 'viewer'] as const satisfies readonly Role[];
 
 /** Read-only scopes: what a viewer holds. */
-export const VIEWER_SCOPES: readonly Scope[] = ['payments:read', 'payouts:read', 'channels:read'];
+export const VIEWER_SCOPES: readonly Scope[] = [
+  'payments:read',
+  'payouts:read',
+  'reversals:read',
+  'channels:read',
+];
 
 /**
  * `owner`: `*` (everything, and the team); `developer`: every API scope (keys, channels, webhooks, links,

@@ -20,6 +20,7 @@ import {
   adminMerchantInvite,
   adminMerchantList,
 } from './commands';
+import { reconcileStatement } from './reconcile-statement';
 
 /** Opens the configured database (PGlite in the data dir, or DATABASE_URL), runs `fn`, prints its JSON. */
 async function run<T>(fn: (ctx: AdminContext) => Promise<T>): Promise<void> {
@@ -129,4 +130,29 @@ export function registerAdminCommands(program: Command): void {
     .action((o: { merchant: string; limit: string }) =>
       run((ctx) => adminAuditList(ctx, { merchant: o.merchant, limit: Number(o.limit) })),
     );
+
+  admin
+    .command('reconcile')
+    .description(
+      'compare an M-Pesa org portal statement (CSV) with a merchant’s payments, payouts and reversals; exit 0 = no differences, 1 = differences, 2 = bad input',
+    )
+    .requiredOption('--statement <file>', 'the statement CSV')
+    .requiredOption('--merchant <id>', 'merchant id (mer_…)')
+    .option('--env <env>', 'which key environment’s records to compare: live or test', 'live')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (o: { statement: string; merchant: string; env: string; json?: boolean }) => {
+      const config = loadConfigOrExit();
+      const handle = await openDatabase({
+        url: config.DATABASE_URL?.reveal(),
+        dataDir: path.join(config.dataDir, 'db'),
+      });
+      try {
+        process.exitCode = await reconcileStatement(handle.db, o, {
+          out: (t) => process.stdout.write(t),
+          err: (t) => process.stderr.write(t),
+        });
+      } finally {
+        await handle.close();
+      }
+    });
 }

@@ -214,3 +214,22 @@ export function transactionStatusDetails(result: AsyncResult): TransactionStatus
     reasonType: asString(p.ReasonType),
   };
 }
+
+/** Reversal fields from a parsed Result (daraja.md §8.7; absent on failure). */
+export interface ReversalResultDetails {
+  /** The reversal's own transaction id. */
+  transactionId?: string | undefined;
+  amount?: number | undefined;
+  originalTransactionId?: string | undefined;
+  completedAt?: string | undefined;
+}
+
+export function reversalResultDetails(result: AsyncResult): ReversalResultDetails {
+  const p = result.parameters;
+  return {
+    transactionId: result.transactionId || undefined,
+    amount: num(p.Amount),
+    originalTransactionId: asString(p.OriginalTransactionID),
+    completedAt: asString(p.TransCompletedTime),
+  };
+}

@@ -15,6 +15,7 @@ import {
   buildB2cPayload,
   buildC2bRegisterPayload,
   buildQrPayload,
+  buildReversalPayload,
   buildStkPushPayload,
   buildStkQueryPayload,
   buildTransactionStatusPayload,
@@ -26,6 +27,7 @@ import {
   type QrInput,
   QrResponseSchema,
   type QrResult,
+  type ReversalRequestInput,
   type StkPushAck,
   type StkPushInput,
   StkPushResponseSchema,
@@ -60,6 +62,7 @@ export const DARAJA_PATHS = {
   stkQuery: '/mpesa/stkpushquery/v1/query',
   b2c: '/mpesa/b2c/v3/paymentrequest',
   transactionStatus: '/mpesa/transactionstatus/v1/query',
+  reversal: '/mpesa/reversal/v1/request',
   accountBalance: '/mpesa/accountbalance/v1/query',
   c2bRegister: '/mpesa/c2b/v2/registerurl',
   qr: '/mpesa/qrcode/v1/generate',
@@ -380,6 +383,11 @@ export class DarajaClient {
 
   transactionStatus(input: TransactionStatusInput): Promise<AsyncAck> {
     return this.#asyncCall(DARAJA_PATHS.transactionStatus, buildTransactionStatusPayload(input));
+  }
+
+  /** Reverses (part of) a transaction; the outcome arrives as a `Result` at `resultUrl`. */
+  reversal(input: ReversalRequestInput): Promise<AsyncAck> {
+    return this.#asyncCall(DARAJA_PATHS.reversal, buildReversalPayload(input));
   }
 
   accountBalance(input: AccountBalanceInput): Promise<AsyncAck> {

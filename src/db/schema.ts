@@ -4,6 +4,7 @@ import type { AccountTables } from './tables/accounts';
 import type { LinkTables } from './tables/links';
 import type { PaymentTables } from './tables/payments';
 import type { PayoutTables } from './tables/payouts';
+import type { ReversalTables } from './tables/reversals';
 import type { WebhookTables } from './tables/webhooks';
 
 export interface MetaTable {
@@ -83,7 +84,13 @@ export interface RateLimitWindowsTable {
   expires_at: number;
 }
 
-export interface Database extends PaymentTables, PayoutTables, WebhookTables, LinkTables, AccountTables {
+export interface Database
+  extends PaymentTables,
+    PayoutTables,
+    WebhookTables,
+    LinkTables,
+    AccountTables,
+    ReversalTables {
   malipo_meta: MetaTable;
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;

@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   audit: 'aud',
   user: 'usr',
   session: 'ses',
+  reversal: 'rev',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -33,6 +33,7 @@ import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentLinkStatsRoutes } from './routes/payment-link-stats';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
+import { reversalRoutes } from './routes/reversals';
 import { webhookRoutes } from './routes/webhooks';
 import { reportRoutes } from './routes/reports';
 import { paymentTimelineRoutes } from './routes/payment-timeline';
@@ -61,6 +62,7 @@ export const API_ROUTES: RouteDef[] = [
   ...webhookRoutes,
   ...reportRoutes,
   ...paymentTimelineRoutes,
+  ...reversalRoutes,
 ];
 
 export interface AppDeps {

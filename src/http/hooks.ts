@@ -53,6 +53,10 @@ export function validHookOf(
       return rest.length === 1 && verifyCallbackToken(secret, 'b2c', id, token)
         ? { purpose: 'b2c', id }
         : undefined;
+    case 'reversal':
+      return rest.length === 1 && verifyCallbackToken(secret, 'reversal', id, token)
+        ? { purpose: 'reversal', id }
+        : undefined;
     case 'c2b': {
       const channelId = channelIdFromSegment(id);
       return rest.length === 1 && channelId !== undefined && verifyC2bToken(secret, channelId, token)

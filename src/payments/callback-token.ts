@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export type CallbackPurpose = 'stk' | 'b2c' | 'c2b' | 'lookup';
+export type CallbackPurpose = 'stk' | 'b2c' | 'c2b' | 'lookup' | 'reversal';
 
 export function callbackToken(secret: string, purpose: CallbackPurpose, id: string): string {
   return createHmac('sha256', secret).update(`${purpose}:${id}`).digest('base64url').slice(0, 32);

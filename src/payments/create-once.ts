@@ -13,7 +13,7 @@ export interface CreateOnceOptions<V> {
   temporal: Client;
   idempotency: IdempotencyStore;
   /** The table of the pending row (its `id` is the workflow id). */
-  table: 'payments' | 'payouts';
+  table: 'payments' | 'payouts' | 'reversals';
   /** Absent without an Idempotency-Key. */
   scope: IdempotencyScope | undefined;
   rawBody: unknown;

@@ -5,6 +5,8 @@ export const SCOPES = [
   'payments:read',
   'payouts:create',
   'payouts:read',
+  'reversals:create',
+  'reversals:read',
   'channels:read',
   'channels:write',
   'webhooks:manage',

@@ -34,6 +34,11 @@ const FaultsSchema = z
     b2cResultDuplicate: rate,
     b2cQueueTimeout: rate,
     statusQueryError: rate,
+    reversalRequestError500: rate,
+    reversalLostResponse: rate,
+    reversalResultDrop: rate,
+    reversalResultLate: rate,
+    reversalResultDuplicate: rate,
   })
   .partial()
   .strict();
@@ -91,6 +96,8 @@ export function createControlRouter(state: SandboxState): Router {
         'GET /__sandbox/ledger/payouts/:originatorConversationId':
           'one B2C payout: { originatorConversationId, paid, payout, requests }',
         'GET /__sandbox/ledger/c2b/:transId': 'one C2B payment',
+        'GET /__sandbox/ledger/reversals/:transactionId':
+          'the reversals of one transaction and the amount reversed',
         'POST /__sandbox/c2b/payments':
           "{ shortcode, amount, phone, billRefNumber?, transactionType?: 'Pay Bill' | 'Buy Goods' }: a customer pays",
         'POST /__sandbox/outcomes': '{ phone | checkoutRequestId, resultCode, callback? }',
@@ -120,6 +127,15 @@ export function createControlRouter(state: SandboxState): Router {
     if (requests.length === 0) return fail(res, 404, 'no B2C request with this OriginatorConversationID');
     const payout = requests.find((p) => p.httpStatus === 200) ?? null;
     res.json({ originatorConversationId: id, paid: payout?.paid ?? false, payout, requests });
+  });
+
+  r.get('/ledger/reversals/:transactionId', (req, res) => {
+    const list = state.reversalsOf(req.params.transactionId);
+    res.json({
+      originalTransactionId: req.params.transactionId,
+      reversedAmount: state.reversedAmount(req.params.transactionId),
+      reversals: list,
+    });
   });
 
   r.get('/ledger/c2b/:transId', (req, res) => {

@@ -9,6 +9,7 @@ import { parseNairobiTimestamp, stkPassword } from '../daraja/password';
 import { decryptSecurityCredential, SIMULATOR_KEY_PATH } from '../daraja/security-credential';
 import { deliverPayoutResult, INTERNAL_QUEUE_URL, redact } from './b2c';
 import { createC2bPayment, validateAndConfirm } from './c2b';
+import { decideReversal, deliverReversalResult } from './reversal';
 import { b2cResultDescription, QUEUE_TIMEOUT_RESULT } from './scenarios';
 import type { SandboxApp, SandboxState, StatusQueryLedgerEntry } from './state';
 
@@ -496,6 +497,114 @@ export function createDarajaRouter(state: SandboxState): Router {
   r.post('/mpesa/b2c/v3/paymentrequest', b2c(3));
   r.post('/mpesa/b2c/v1/paymentrequest', b2c(1));
 
+  // ----- Reversal (daraja.md §8.7) --------------------------------------------------------------
+  r.post(
+    '/mpesa/reversal/v1/request',
+    route(state, 'reversal', (req, res) => {
+      const app = authApp(state, req);
+      if (app instanceof Reply) return app;
+      const b = readBody(state, req);
+      if (b instanceof Reply) return b;
+      const refuse = refuser(state, 'reversal', b);
+      if (!text(b.Initiator, 1, 64)) return refuse(invalid(state, 'Initiator'));
+      if (!text(b.SecurityCredential, 1, 2000)) return refuse(invalid(state, 'SecurityCredential'));
+      if (b.CommandID !== 'TransactionReversal') return refuse(invalid(state, 'CommandID'));
+      if (typeof b.TransactionID !== 'string' || !/^[A-Z0-9]{10}$/.test(b.TransactionID))
+        return refuse(invalid(state, 'TransactionID'));
+      const amount = amountOf(b.Amount);
+      if (amount === undefined) return refuse(invalid(state, 'Amount'));
+      if (!isShortcode(b.ReceiverParty)) return refuse(invalid(state, 'ReceiverParty'));
+      // sic: RecieverIdentifierType (daraja.md §1.4); 11 = organisation shortcode
+      if (String(b.RecieverIdentifierType) !== '11') return refuse(invalid(state, 'RecieverIdentifierType'));
+      if (!text(b.Remarks, 2, 100)) return refuse(invalid(state, 'Remarks'));
+      if (!isUrl(b.QueueTimeOutURL)) return refuse(invalid(state, 'QueueTimeOutURL'));
+      if (!isUrl(b.ResultURL)) return refuse(invalid(state, 'ResultURL'));
+      const at = state.now();
+      const f = state.faults;
+      // every die is drawn, in a fixed order, so a seed replays the same faults
+      const rolls = {
+        error500: state.roll(f.reversalRequestError500),
+        lost: state.roll(f.reversalLostResponse),
+        drop: state.roll(f.reversalResultDrop),
+        late: state.roll(f.reversalResultLate),
+        duplicate: state.roll(f.reversalResultDuplicate),
+      };
+      const base = {
+        receivedAt: at.toISOString(),
+        request: redact(b),
+        originalTransactionId: b.TransactionID,
+        amount,
+        receiverParty: String(b.ReceiverParty),
+        resultUrl: String(b.ResultURL),
+        queueTimeoutUrl: String(b.QueueTimeOutURL),
+        statusQueries: 0,
+        callbacks: [],
+      };
+      if (rolls.error500) {
+        // Received, answered 500, never executed.
+        state.recordReversal({
+          ...base,
+          originatorConversationId: null,
+          conversationId: null,
+          original: null,
+          httpStatus: 500,
+          errorCode: '500.003.1001',
+          responseDelayed: false,
+          faults: ['reversalRequestError500'],
+          processed: false,
+          reversed: false,
+          resultCode: null,
+          resultDesc: null,
+          transactionId: null,
+          delivery: 'none',
+        });
+        return envelope(state, 500, '500.003.1001', 'Internal Server Error');
+      }
+      const ok = credentialOk(app, b.Initiator, b.SecurityCredential);
+      const outcome = decideReversal(state, b.TransactionID, amount, ok);
+      const faults: string[] = [];
+      if (rolls.lost) faults.push('reversalLostResponse');
+      let delivery: 'result_url' | 'duplicate' | 'late' | 'dropped' = 'result_url';
+      if (rolls.drop) {
+        delivery = 'dropped';
+        faults.push('reversalResultDrop');
+      } else if (rolls.late) {
+        delivery = 'late';
+        faults.push('reversalResultLate');
+      } else if (rolls.duplicate) {
+        delivery = 'duplicate';
+        faults.push('reversalResultDuplicate');
+      }
+      const originator = state.ids.merchantRequestId();
+      const conversationId = state.ids.conversationId(at);
+      const entry = state.recordReversal({
+        ...base,
+        originatorConversationId: originator,
+        conversationId,
+        original: outcome.original,
+        httpStatus: 200,
+        errorCode: null,
+        responseDelayed: rolls.lost,
+        faults,
+        processed: true,
+        reversed: outcome.code === 0,
+        resultCode: outcome.code,
+        resultDesc: outcome.desc,
+        transactionId: state.ids.receipt(at),
+        delivery,
+      });
+      deliverReversalResult(state, entry);
+      state.log('sandbox: Reversal accepted', { originator, reversed: entry.reversed, delivery, faults });
+      const ack = new Reply(200, {
+        OriginatorConversationID: originator,
+        ConversationID: conversationId,
+        ResponseCode: '0',
+        ResponseDescription: ACCEPTED_ASYNC,
+      });
+      return rolls.lost ? holdBack(state, res, ack) : ack;
+    }),
+  );
+
   // ----- Transaction Status and Account Balance -------------------------------------------
   type Param = { Key: string; Value: string | number };
   /** What a Transaction Status query finds, and the Result parameters describing it. */
@@ -509,6 +618,40 @@ export function createDarajaRouter(state: SandboxState): Router {
         : undefined;
     const receipt =
       typeof b.TransactionID === 'string' && b.TransactionID !== '' ? b.TransactionID : undefined;
+    const reversal = state.findReversal({
+      ...(typeof b.OriginalConversationID === 'string' && b.OriginalConversationID !== ''
+        ? { originatorConversationId: b.OriginalConversationID }
+        : {}),
+      ...(receipt ? { transactionId: receipt } : {}),
+    });
+    if (reversal) {
+      reversal.statusQueries++;
+      // Only a reversal that happened exists; a refused one is unknown, like any failed transaction.
+      if (!reversal.reversed || !reversal.transactionId) return undefined;
+      const when = eatNumber(new Date(reversal.receivedAt));
+      return {
+        found: {
+          kind: 'reversal',
+          receipt: reversal.transactionId,
+          id: reversal.originatorConversationId ?? '',
+        },
+        params: [
+          { Key: 'DebitPartyName', Value: `${reversal.receiverParty} - MALIPO SANDBOX` },
+          { Key: 'CreditPartyName', Value: `${reversal.original?.phone ?? ''} - SANDBOX CUSTOMER` },
+          { Key: 'OriginatorConversationID', Value: reversal.originatorConversationId ?? '' },
+          { Key: 'InitiatedTime', Value: when },
+          { Key: 'DebitAccountType', Value: 'Utility Account' },
+          { Key: 'DebitPartyCharges', Value: '' },
+          { Key: 'TransactionReason', Value: '' },
+          { Key: 'ReasonType', Value: 'Reversal' },
+          { Key: 'TransactionStatus', Value: 'Completed' },
+          { Key: 'FinalisedTime', Value: when },
+          { Key: 'Amount', Value: reversal.amount },
+          { Key: 'ConversationID', Value: reversal.conversationId ?? '' },
+          { Key: 'ReceiptNo', Value: reversal.transactionId },
+        ],
+      };
+    }
     const payout = byConversation ?? (receipt ? state.payoutByReceipt(receipt) : undefined);
     if (payout) payout.statusQueries++;
     // Only money that moved exists: a queue-timed-out, 500-rejected or failed payout is unknown.
@@ -850,6 +993,7 @@ export function createDarajaRouter(state: SandboxState): Router {
     '/mpesa/b2c/v1/paymentrequest',
     '/mpesa/transactionstatus/v1/query',
     '/mpesa/accountbalance/v1/query',
+    '/mpesa/reversal/v1/request',
     '/mpesa/c2b/v2/registerurl',
     '/mpesa/c2b/v1/registerurl',
     '/mpesa/c2b/v1/simulate',

@@ -35,6 +35,7 @@ export {
   NO_FAULTS,
   type OutcomeOverride,
   type PayoutLedgerEntry,
+  type ReversalLedgerEntry,
   type RejectedAsyncRequest,
   type RejectedPush,
   SANDBOX_PASSKEY,

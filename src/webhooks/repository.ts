@@ -30,6 +30,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'payout.failed',
   'payout.needs_review',
   'payout.suspicious_result',
+  'payment.reversed',
+  'reversal.failed',
+  'reversal.needs_review',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -571,10 +574,18 @@ export class WebhookRepository {
     if (onlyEndpoint === undefined) {
       // events.payment_id names the payment or payout the event is about
       const table = event.type.startsWith('payout.') ? 'payouts' : 'payments';
+      // a reversal's events go to the callback URL of the payment it reverses
+      const reversal = /^(payment\.reversed|reversal\.)/.test(event.type)
+        ? await this.db
+            .selectFrom('reversals')
+            .select('payment_id')
+            .where('id', '=', event.payment_id)
+            .executeTakeFirst()
+        : undefined;
       const payment = await this.db
         .selectFrom(table)
         .select(['callback_url', 'api_key_id'])
-        .where('id', '=', event.payment_id)
+        .where('id', '=', reversal?.payment_id ?? event.payment_id)
         .executeTakeFirst();
       // a callback URL is signed with the secret of the API key that created the payment or payout
       if (payment?.callback_url && payment.api_key_id) {

@@ -153,10 +153,16 @@ describe('hookRateLimit', () => {
       purpose: 'c2b',
       id: ch,
     });
+    assert.deepEqual(
+      validHookOf(secret, `/reversal/rev_1234567/${callbackToken(secret, 'reversal', 'rev_1234567')}/result`),
+      { purpose: 'reversal', id: 'rev_1234567' },
+    );
     for (const bad of [
       `/stk/pay_1234567/${callbackToken(secret, 'b2c', 'pay_1234567')}`, // another purpose's token
       `/stk/pay_1234568/${callbackToken(secret, 'stk', 'pay_1234567')}`, // another payment's token
       `/b2c/po_1234567/${callbackToken('other', 'b2c', 'po_1234567')}/result`,
+      `/reversal/rev_1234567/${callbackToken(secret, 'b2c', 'rev_1234567')}/result`,
+      `/reversal/rev_1234567/${callbackToken(secret, 'reversal', 'rev_1234567')}`,
       `/c2b/${ch}/${c2bToken(secret, 'ch_other00001')}/confirmation`,
       `/c2b/not-a-channel/${c2bToken(secret, ch)}/confirmation`,
       '/stk',

@@ -40,10 +40,16 @@ describe('malipo admin', () => {
   });
   after(() => handle.close());
 
-  it('registers merchant, key, channel and audit commands', () => {
+  it('registers merchant, key, channel, audit and reconcile commands', () => {
     const admin = buildCli().commands.find((c) => c.name() === 'admin');
     assert.ok(admin);
-    assert.deepEqual(admin.commands.map((c) => c.name()).sort(), ['audit', 'channel', 'key', 'merchant']);
+    assert.deepEqual(admin.commands.map((c) => c.name()).sort(), [
+      'audit',
+      'channel',
+      'key',
+      'merchant',
+      'reconcile',
+    ]);
     const key = admin.commands.find((c) => c.name() === 'key')!;
     assert.deepEqual(key.commands.map((c) => c.name()).sort(), ['create', 'list', 'revoke', 'rotate']);
   });

@@ -40,6 +40,8 @@ const SCOPE_TEXT: Record<Scope, string> = {
   'payments:read': 'read payments',
   'payouts:create': 'send B2C payouts',
   'payouts:read': 'read payouts',
+  'reversals:create': 'reverse (refund) payments',
+  'reversals:read': 'read reversals',
   'channels:read': 'read channels',
   'channels:write': 'create, change and test channels',
   'webhooks:manage': 'webhook endpoints and events',
