@@ -365,6 +365,19 @@ const secondsApart = (calls: Call<unknown>[]): number[] => calls.map((c) => Math
 const secondsBetween = (from: string, to: string): number =>
   Math.round((Date.parse(to) - Date.parse(from)) / 1000);
 
+/**
+ * Workflow time also moves while a stub activity runs in real time, so on a loaded machine a timer can land
+ * a second late; the schedule is asserted to within two seconds per value.
+ */
+function assertSeconds(actual: number | number[], expected: number | number[]): void {
+  const a = ([] as number[]).concat(actual);
+  const e = ([] as number[]).concat(expected);
+  assert.equal(a.length, e.length, `${JSON.stringify(a)} has the length of ${JSON.stringify(e)}`);
+  a.forEach((v, i) => {
+    assert.ok(Math.abs(v - e[i]!) <= 2, `${JSON.stringify(a)} is within 2 s of ${JSON.stringify(e)}`);
+  });
+}
+
 const hasVersion = (calls: Calls, v: number) => () => calls.record.some((r) => r.version === v);
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -441,7 +454,7 @@ describe('b2cPayout: the result callback decides', () => {
         assert.equal(done.mpesaReceipt, undefined);
         assert.match(done.message ?? '', /confirmed by Transaction Status/);
         // asked at once (not after the 2-minute result wait), by the payout's OriginatorConversationID
-        assert.deepEqual(secondsApart(calls.query), [0]);
+        assertSeconds(secondsApart(calls.query), [0]);
         assert.equal(calls.query[0]?.input.originatorConversationId, run.id);
         assert.deepEqual(statuses(calls), ['pending', 'pending', `failed/${reason}`]);
         if (code === '2040') await keepHistory('result-failed-confirmed', handle);
@@ -482,7 +495,7 @@ describe('b2cPayout: the result callback decides', () => {
       assert.equal(done.failureReason, undefined);
       assert.equal(done.resultCode, '1', 'the result’s code is kept for the operator');
       assert.equal(calls.query.length, 3);
-      assert.deepEqual(secondsApart(calls.query), [0, 90, 150]);
+      assertSeconds(secondsApart(calls.query), [0, 90, 150]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/failure_unconfirmed']);
       await keepHistory('result-failed-unconfirmed', handle);
     });
@@ -522,7 +535,7 @@ describe('b2cPayout: the result callback decides', () => {
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'recipient_invalid');
       assert.equal(calls.query.length, 2, 'a request of its own confirmed it');
-      assert.deepEqual(secondsApart(calls.query), [120, 120]);
+      assertSeconds(secondsApart(calls.query), [120, 120]);
     });
   });
 
@@ -747,7 +760,7 @@ describe('b2cPayout: queue timeout, then Transaction Status', () => {
       assert.equal(done.reviewReason, 'result_missing');
       assert.equal(done.statusQueries, 3);
       // each request waits 60 s for its answer, then 30 s, 60 s between requests
-      assert.deepEqual(secondsApart(calls.query), [0, 90, 210]);
+      assertSeconds(secondsApart(calls.query), [0, 90, 210]);
       assert.deepEqual(
         calls.query.map((c) => c.input.queryNumber),
         [1, 2, 3],
@@ -767,7 +780,7 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       assert.equal(done.status, 'success');
       assert.equal(done.decidedBy, 'status');
       assert.equal(done.mpesaReceipt, 'SGL31HKM2Y');
-      assert.deepEqual(secondsApart(calls.query), [120]);
+      assertSeconds(secondsApart(calls.query), [120]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'success']);
     });
   });
@@ -782,7 +795,7 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       assert.equal(done.reviewReason, 'result_missing');
       assert.equal(done.decidedBy, 'deadline');
       // each answer arrives at once, then 30 s, 60 s back-off
-      assert.deepEqual(secondsApart(calls.query), [120, 150, 210]);
+      assertSeconds(secondsApart(calls.query), [120, 150, 210]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/result_missing']);
     });
   });
@@ -810,7 +823,7 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       assert.equal(done.status, 'needs_review');
       assert.equal(done.reviewReason, 'result_missing');
       assert.equal(done.statusQueries, 3);
-      assert.deepEqual(secondsApart(calls.query), [120, 150, 210]);
+      assertSeconds(secondsApart(calls.query), [120, 150, 210]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/result_missing']);
     });
   });
@@ -825,7 +838,7 @@ describe('b2cPayout: silence, then Transaction Status', () => {
     await withWorker(run, acts, async () => {
       const done = await finish(await start(run), calls);
       assert.equal(done.reviewReason, 'result_missing');
-      assert.deepEqual(secondsApart(calls.query), [120, 150]);
+      assertSeconds(secondsApart(calls.query), [120, 150]);
     });
   });
 
@@ -844,8 +857,8 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'needs_review');
       assert.equal(done.reviewReason, 'result_missing');
-      assert.deepEqual(secondsApart(calls.query), [120, 210, 330]);
-      assert.equal(secondsBetween(done.acceptedAt!, done.settledAt!), 390);
+      assertSeconds(secondsApart(calls.query), [120, 210, 330]);
+      assertSeconds(secondsBetween(done.acceptedAt!, done.settledAt!), 390);
     });
   });
 
@@ -882,7 +895,7 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       assert.equal(done.decidedBy, 'result');
       assert.equal(done.statusQueries, 1);
       assert.equal(calls.query.length, 1, 'no request after the result');
-      assert.equal(secondsBetween(done.acceptedAt!, done.settledAt!), 130);
+      assertSeconds(secondsBetween(done.acceptedAt!, done.settledAt!), 130);
     });
   });
 });
@@ -982,7 +995,7 @@ describe('b2cPayout: initiation', () => {
           [3, run.id],
         ],
       );
-      assert.deepEqual(secondsApart(calls.query), [120, 210, 330]);
+      assertSeconds(secondsApart(calls.query), [120, 210, 330]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/ambiguous_initiation']);
       assert.equal(recorded(calls)[1]?.initiation, 'ambiguous');
       await keepHistory('ambiguous-needs-review', handle);
