@@ -22,22 +22,25 @@ export interface AccountToken {
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-export async function createInvite(
+/** Stores a new one-time token of `kind` (only its hash) valid for `ttlMs`, and returns it once. */
+async function issueToken(
   db: Db,
-  i: { merchantId: string; email: string; role: Role },
+  fields: { kind: TokenKind; merchantId: string; email?: string; role?: Role; userId?: string },
+  ttlMs: number,
   by: string,
-  now = new Date(),
+  now: Date,
 ): Promise<{ token: string; expiresAt: Date }> {
   const token = newToken();
-  const expiresAt = new Date(now.getTime() + INVITE_TTL_MS);
+  const expiresAt = new Date(now.getTime() + ttlMs);
   await db
     .insertInto('account_tokens')
     .values({
       token_hash: sha256(token),
-      kind: 'invite',
-      merchant_id: i.merchantId,
-      email: i.email,
-      role: i.role,
+      kind: fields.kind,
+      merchant_id: fields.merchantId,
+      ...(fields.email !== undefined ? { email: fields.email } : {}),
+      ...(fields.role !== undefined ? { role: fields.role } : {}),
+      ...(fields.userId !== undefined ? { user_id: fields.userId } : {}),
       created_by: by,
       created_at: now,
       expires_at: expiresAt,
@@ -46,27 +49,22 @@ export async function createInvite(
   return { token, expiresAt };
 }
 
-export async function createSignInLink(
+export function createInvite(
+  db: Db,
+  i: { merchantId: string; email: string; role: Role },
+  by: string,
+  now = new Date(),
+): Promise<{ token: string; expiresAt: Date }> {
+  return issueToken(db, { kind: 'invite', ...i }, INVITE_TTL_MS, by, now);
+}
+
+export function createSignInLink(
   db: Db,
   s: { userId: string; merchantId: string },
   by: string,
   now = new Date(),
 ): Promise<{ token: string; expiresAt: Date }> {
-  const token = newToken();
-  const expiresAt = new Date(now.getTime() + SIGN_IN_LINK_TTL_MS);
-  await db
-    .insertInto('account_tokens')
-    .values({
-      token_hash: sha256(token),
-      kind: 'sign_in',
-      merchant_id: s.merchantId,
-      user_id: s.userId,
-      created_by: by,
-      created_at: now,
-      expires_at: expiresAt,
-    })
-    .execute();
-  return { token, expiresAt };
+  return issueToken(db, { kind: 'sign_in', ...s }, SIGN_IN_LINK_TTL_MS, by, now);
 }
 
 const view = (r: {
