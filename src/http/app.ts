@@ -30,6 +30,7 @@ import { lookupRoutes } from './routes/lookups';
 import { paymentLinkRoutes } from './routes/payment-links';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
+import { resolutionRoutes } from './routes/resolutions';
 import { webhookRoutes } from './routes/webhooks';
 import { createPayRouter } from '../links/router';
 import { PaymentService } from '../payments/service';
@@ -50,6 +51,7 @@ export const API_ROUTES: RouteDef[] = [
   ...paymentLinkRoutes,
   ...lookupRoutes,
   ...webhookRoutes,
+  ...resolutionRoutes,
 ];
 
 export interface AppDeps {

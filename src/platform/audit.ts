@@ -21,7 +21,9 @@ export type AuditAction =
   | 'payment_link.create'
   | 'payment_link.update'
   | 'payment_link.disable'
-  | 'payout.suspicious_result';
+  | 'payout.suspicious_result'
+  | 'payment.resolve'
+  | 'payout.resolve';
 
 export interface AuditEntry {
   actor: string;

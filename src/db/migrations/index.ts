@@ -8,6 +8,7 @@ import * as m005 from './005_payment_links';
 import * as m006 from './006_payouts_c2b';
 import * as m008 from './008_c2b_per_channel';
 import * as m009 from './009_link_slots';
+import * as m010 from './010_reconciliation';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '006_payouts_c2b': m006,
   '008_c2b_per_channel': m008,
   '009_link_slots': m009,
+  '010_reconciliation': m010,
 };
