@@ -11,6 +11,7 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  executeChild,
   log,
   patched,
   proxyActivities,
@@ -45,6 +46,7 @@ import {
 } from '../src/domain/reconciliation';
 import { outcomeForResultCode } from '../src/domain/result-codes';
 import { MalipoStatus } from '../src/domain/search-attributes';
+import type { darajaLookup } from './daraja-lookup';
 import { ensureSearchAttributes } from './search-attributes';
 import {
   type DecisionSource,
@@ -170,6 +172,12 @@ const RECONCILABLE: readonly ReviewReason[] = [
 /** Review reasons where the customer may have paid the paybill directly instead of the prompt. */
 const C2B_MATCHABLE: readonly ReviewReason[] = ['ambiguous_initiation', 'unknown_result_code'];
 
+/**
+ * How long one reconciliation Transaction Status lookup waits for Daraja's Result: Results usually come
+ * within seconds; a later one is not waited for (the next scheduled attempt asks again).
+ */
+const LOOKUP_WAIT_MS = 60_000;
+
 /** A success callback waiting for an STK query to confirm it. */
 interface SuccessClaim {
   cb: StkCallbackSignal;
@@ -233,6 +241,8 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   let manualOutcome: 'applied' | 'refused' | undefined;
   /** Set once the run is about to end: a resolution then goes straight to the database. */
   let closing = false;
+  /** Reconciliation attempts made (numbers the Transaction Status lookups). */
+  let attempts = 0;
 
   // ---- handlers -----------------------------------------------------------------------------
 
@@ -536,14 +546,23 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
     }
   }
 
-  /** One reconciliation attempt: the STK query while Daraja still answers it, then a C2B match. */
+  /**
+   * One reconciliation attempt: the STK query while Daraja still answers it, Transaction Status for
+   * a success callback's receipt under review, then a C2B match.
+   */
   async function reconcileOnce(): Promise<void> {
+    attempts++;
     const pushedAt = state.acceptedAt === undefined ? startedAt : Date.parse(state.acceptedAt);
     if (state.checkoutRequestId !== undefined && Date.now() - pushedAt < STK_QUERY_HORIZON_MS) {
       const answer = await runQuery();
       if (manual !== undefined) return;
       if (claim) await applyQueryAnswer(answer);
       else if (answer.kind === 'final') await applyReconciledAnswer(answer.resultCode, answer.resultDesc);
+      if (manual !== undefined || state.status !== 'needs_review') return;
+    }
+    const receipt = reviewedClaim?.receipt;
+    if (state.reviewReason === 'unconfirmed_success' && receipt !== undefined && receipt !== '') {
+      await lookUpReceipt(receipt);
       if (manual !== undefined || state.status !== 'needs_review') return;
     }
     if (!C2B_MATCHABLE.includes(state.reviewReason!)) return;
@@ -571,6 +590,52 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       mpesaReceipt: match.mpesaReceipt,
       transactionDate: match.transactionDate,
       message: `The customer paid the paybill directly (C2B payment ${match.c2bPaymentId}, receipt ${match.mpesaReceipt}).`,
+    });
+  }
+
+  /**
+   * Asks Transaction Status about the receipt a reviewed success callback named (the lookup workflow,
+   * as a child: its Result reaches it through the lookup hook). Only a `Completed` transaction for the
+   * payment's amount settles success; anything else (not found, another amount, no answer) waits for the
+   * next attempt, because a failed lookup proves nothing about money.
+   */
+  async function lookUpReceipt(receipt: string): Promise<void> {
+    let answer: Awaited<ReturnType<typeof darajaLookup>>;
+    try {
+      answer = await executeChild<typeof darajaLookup>('darajaLookup', {
+        // deterministic and unique per attempt; the lookup hook signals it by this id
+        workflowId: `lkp_${input.paymentId.replace(/^pay_/, '')}r${attempts}`,
+        args: [
+          {
+            lookupId: `lkp_${input.paymentId.replace(/^pay_/, '')}r${attempts}`,
+            merchantId: input.merchantId,
+            kind: 'transaction_status',
+            channelId: input.channelId,
+            environment: input.environment,
+            receipt,
+            waitMs: LOOKUP_WAIT_MS,
+          },
+        ],
+      });
+    } catch (err) {
+      log.warn('Transaction Status lookup failed; the next attempt asks again', { error: errorMessage(err) });
+      return;
+    }
+    const t = answer.transaction;
+    if (
+      answer.status !== 'completed' ||
+      t?.status?.trim().toLowerCase() !== 'completed' ||
+      t.amount === undefined ||
+      Math.round(t.amount) !== input.amount
+    ) {
+      return;
+    }
+    await settle({
+      status: 'success',
+      decidedBy: 'reconciliation',
+      mpesaReceipt: receipt,
+      transactionDate: reviewedClaim?.transactionDate,
+      message: `The customer paid; Transaction Status confirmed receipt ${receipt}.`,
     });
   }
 

@@ -37,7 +37,9 @@ import {
 import type { StkPushInput } from '../../src/domain/stk';
 import { bundleWorkflows } from '../../src/temporal/worker';
 import { b2cPayout, payoutStatusSignal, resolvePayoutUpdate } from '../../workflows/b2c-payout';
+import { lookupResultSignal } from '../../workflows/daraja-lookup';
 import { resolveUpdate, stkCallbackSignal, stkPush } from '../../workflows/stk-push';
+import type { LookupActivities, StartLookupInput } from '../../activities/lookup-types';
 import { timeSkipping } from '../helpers/temporal';
 
 const WORKFLOWS = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
@@ -213,6 +215,60 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
     });
   });
 
+  it('settled by Transaction Status for the receipt of a success callback the STK query contradicted', async () => {
+    const run = stkRun();
+    let t0 = 0;
+    const lookups: StartLookupInput[] = [];
+    const { acts, calls } = stkStubs({
+      initiate: ACCEPTED(run.id),
+      // the sandbox query misreports: it contradicts the success callback every time
+      query: () => ({ kind: 'final', resultCode: '1032', resultDesc: 'Request cancelled by user' }),
+      t0: () => t0,
+    });
+    const lookupActs: LookupActivities = {
+      async startLookup(input) {
+        lookups.push(input);
+        // the first lookup's Result is lost; the second finds the transaction
+        if (lookups.length >= 2) {
+          await env.client.workflow.getHandle(input.lookupId).signal(lookupResultSignal, {
+            resultCode: '0',
+            resultDesc: 'The service request has been accepted successfully.',
+            conversationId: `AG_lookup_${lookups.length}`,
+            originatorConversationId: `oc_${lookups.length}`,
+            transaction: { receipt: input.receipt, status: 'Completed', amount: AMOUNT },
+          });
+        }
+        return {
+          kind: 'started',
+          conversationId: `AG_lookup_${lookups.length}`,
+          originatorConversationId: `oc_${lookups.length}`,
+        };
+      },
+    };
+    await withWorker(run.taskQueue, { ...acts, ...lookupActs }, async () => {
+      t0 = await env.currentTimeMs();
+      const handle = await startStk(run);
+      await handle.signal(stkCallbackSignal, {
+        checkoutRequestId: `ws_CO_${run.id}`,
+        resultCode: '0',
+        resultDesc: 'The service request is processed successfully.',
+        amount: AMOUNT,
+        receipt: 'SA12BCD3EF',
+        transactionDate: '20260101120021',
+      });
+      const done = await handle.result();
+      assert.equal(done.status, 'success');
+      assert.equal(done.mpesaReceipt, 'SA12BCD3EF', 'the receipt of the reviewed callback');
+      assert.equal(done.resolvedBy, 'reconciliation');
+      const statuses = [...new Map(calls.record.map((r) => [r.version, r.status])).values()];
+      assert.deepEqual(statuses, ['pending', 'needs_review', 'success']);
+      assert.equal(lookups.length, 2);
+      assert.ok(lookups.every((l) => l.kind === 'transaction_status' && l.receipt === 'SA12BCD3EF'));
+      assert.notEqual(lookups[0]?.lookupId, lookups[1]?.lookupId, 'one lookup workflow per attempt');
+      assert.equal(calls.c2b.length, 0, 'a review with a receipt is not matched to C2B');
+    });
+  });
+
   it('settled by a C2B confirmation that matches phone, amount and reference', async () => {
     const run = stkRun();
     let t0 = 0;
@@ -359,11 +415,16 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
         handle.executeUpdate(resolveUpdate, { args: [first] }),
         handle.executeUpdate(resolveUpdate, { args: [other] }),
       ]);
-      assert.equal(a.status, 'fulfilled');
-      assert.equal(b.status, 'rejected');
-      const reason = (b as PromiseRejectedResult).reason as WorkflowUpdateFailedError;
+      // whichever the workflow accepted first wins; the other is refused as a conflict
+      const settled = [a, b].filter((x) => x.status === 'fulfilled');
+      const refused = [a, b].filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
+      assert.equal(settled.length, 1);
+      assert.equal(refused.length, 1);
+      const reason = refused[0]!.reason as WorkflowUpdateFailedError;
       assert.equal((reason.cause as ApplicationFailure).type, 'ResolutionConflict');
-      assert.equal((await handle.result()).status, 'failed');
+      const winner = a.status === 'fulfilled' ? first : other;
+      assert.equal((await handle.result()).status, winner.status);
+      assert.equal(finalRecord(calls).resolution?.actor, winner.actor);
     });
   });
 });
