@@ -24,7 +24,7 @@ import {
   type TestMerchant,
 } from '../helpers/http';
 
-type Mode = 'ended' | 'running' | 'refuses';
+type Mode = 'ended' | 'closing' | 'running' | 'refuses';
 let mode: Mode = 'ended';
 const updates: Array<{ id: string; name: string; args: ManualResolution[] }> = [];
 let t: TestApp;
@@ -39,10 +39,12 @@ const temporal = {
           updates.push({ id, name: def.name, args: opts.args });
           if (mode === 'ended')
             throw new WorkflowNotFoundError('workflow execution already completed', id, undefined);
-          if (mode === 'refuses') {
+          if (mode === 'refuses' || mode === 'closing') {
             throw new WorkflowUpdateFailedError(
               'Workflow Update failed',
-              ApplicationFailure.nonRetryable('not in review', 'NotInReview'),
+              mode === 'refuses'
+                ? ApplicationFailure.nonRetryable('not in review', 'NotInReview')
+                : ApplicationFailure.nonRetryable('the workflow is ending', 'WorkflowClosing'),
             );
           }
           // what the workflow's recordPaymentStatus / recordPayoutStatus activity writes
@@ -269,6 +271,17 @@ for (const target of testDatabases()) {
             200,
             'the note is not the resolution',
           );
+        });
+
+        it('a workflow that is ending refuses the update: the route writes it directly', async () => {
+          mode = 'closing';
+          const id = await kind.create(m.id, channelId, 'needs_review');
+          const r = await resolve(id, FAILED);
+          assert.equal(r.status, 200, r.text);
+          assert.equal(r.body.status, 'failed');
+          assert.equal(r.body.resolvedBy, 'manual');
+          assert.equal((await audit(id)).length, 1);
+          assert.equal((await events(id)).at(-1)?.type, `${kind.event}.failed`);
         });
 
         it('a running workflow records it through the update', async () => {
