@@ -3,6 +3,7 @@
  * plain JSON (they are written into history) and carry no secret.
  */
 import type { PayoutInput, PayoutState, SuspiciousPayoutResult } from '../src/domain/payout';
+import type { ManualResolution } from '../src/domain/reconciliation';
 
 /** Errors `initiateB2cPayout` may throw; both mean nothing was sent. */
 export const PAYOUT_INITIATION_ERRORS = {
@@ -72,7 +73,10 @@ export type RecordPayoutStatusInput = Pick<
   | 'failureReason'
   | 'reviewReason'
   | 'decidedBy'
+  | 'resolvedBy'
 > & {
+  /** A manual resolution: written to the audit log in the same transaction (who and why). */
+  resolution?: Pick<ManualResolution, 'actor' | 'note' | 'requestId'> | undefined;
   reason: string;
   /** ISO instant in workflow time. */
   changedAt: string;

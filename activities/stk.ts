@@ -12,6 +12,8 @@ import { PaymentRepository } from '../src/payments/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
 import { type DarajaActivityDeps, darajaClientFor } from './daraja';
 import type {
+  FindC2bMatchInput,
+  FindC2bMatchResult,
   InitiateStkPushInput,
   InitiateStkPushResult,
   QueryStkStatusInput,
@@ -183,6 +185,9 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
         resultDesc: input.resultDesc,
         failureReason: input.failureReason,
         reviewReason: input.reviewReason,
+        resolvedBy: input.resolvedBy,
+        matchedC2bPaymentId: input.matchedC2bPaymentId,
+        resolution: input.resolution,
       });
       if (result.applied) {
         deps.logger.info(
@@ -195,6 +200,29 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
       const eventId = result.eventId ?? (await repo.eventIdFor(input.paymentId, input.version));
       if (eventId && deps.onEvent) await deps.onEvent(eventId);
       return result;
+    },
+
+    async findC2bMatch(input: FindC2bMatchInput): Promise<FindC2bMatchResult> {
+      const match = await repo.claimC2bMatch({
+        paymentId: input.paymentId,
+        channelId: input.channelId,
+        phone: input.phone,
+        amount: input.amount,
+        reference: input.reference,
+        from: new Date(input.from),
+        to: new Date(input.to),
+      });
+      if (!match) return { found: false };
+      deps.logger.info(
+        { paymentId: input.paymentId, c2bPaymentId: match.c2bPaymentId },
+        'a C2B confirmation matches this payment in review',
+      );
+      return {
+        found: true,
+        c2bPaymentId: match.c2bPaymentId,
+        mpesaReceipt: match.mpesaReceipt,
+        ...(match.transactionDate !== null ? { transactionDate: match.transactionDate } : {}),
+      };
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
   StkPaymentState,
   StkPushInput,
 } from '../src/domain/stk';
+import type { ManualResolution } from '../src/domain/reconciliation';
 
 /** The error types `initiateStkPush` may throw (see `STK_INITIATION_ERRORS`). */
 export type StkInitiationErrorType = (typeof STK_INITIATION_ERRORS)[keyof typeof STK_INITIATION_ERRORS];
@@ -129,7 +130,11 @@ export type RecordPaymentStatusInput = Pick<
   | 'failureReason'
   | 'reviewReason'
   | 'decidedBy'
+  | 'resolvedBy'
+  | 'matchedC2bPaymentId'
 > & {
+  /** A manual resolution: written to the audit log in the same transaction (who and why). */
+  resolution?: Pick<ManualResolution, 'actor' | 'note' | 'requestId'> | undefined;
   /** Why, in one sentence (stored on the event for operators). */
   reason: string;
   /** ISO instant of the change in workflow time (deterministic; use it rather than the DB clock if you like). */
@@ -144,6 +149,30 @@ export interface RecordPaymentStatusResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// findC2bMatch
+
+/** A `needs_review` payment's identity, to find a C2B confirmation the customer made instead. */
+export interface FindC2bMatchInput {
+  paymentId: string;
+  channelId: string;
+  phone: string;
+  amount: number;
+  /** The push's AccountReference; compared trimmed and case-insensitively with the BillRefNumber. */
+  reference: string;
+  /** ISO instants: the confirmation must have been recorded in [from, to). */
+  from: string;
+  to: string;
+}
+
+/**
+ * The `c2b` payment claimed for this payment, if any. The claim is durable and exclusive (one C2B
+ * confirmation settles at most one payment), and a retry returns the payment's earlier claim.
+ */
+export type FindC2bMatchResult =
+  | { found: false }
+  | { found: true; c2bPaymentId: string; mpesaReceipt: string; transactionDate?: string | undefined };
+
+// ---------------------------------------------------------------------------------------------
 
 /** The activities workflow `stkPush` calls. */
 export interface StkActivities {
@@ -153,4 +182,6 @@ export interface StkActivities {
   queryStkStatus(input: QueryStkStatusInput): Promise<QueryStkStatusResult>;
   /** Writes the projection row and its event, idempotently and monotonically (keyed by `paymentId` + `version`). */
   recordPaymentStatus(input: RecordPaymentStatusInput): Promise<RecordPaymentStatusResult>;
+  /** Finds and claims a C2B confirmation matching a `needs_review` payment (a database read and one write). */
+  findC2bMatch(input: FindC2bMatchInput): Promise<FindC2bMatchResult>;
 }

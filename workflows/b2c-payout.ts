@@ -13,6 +13,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  defineUpdate,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -42,6 +43,14 @@ import {
   resolvePayoutConfig,
 } from '../src/domain/payout';
 import { maskPhone } from '../src/domain/phone';
+import {
+  type ManualResolution,
+  MPESA_RECEIPT,
+  RECONCILE_SCHEDULE_MS,
+  RESOLVE_ERRORS,
+  type ResolvedBy,
+  sameResolution,
+} from '../src/domain/reconciliation';
 import { MalipoStatus } from '../src/domain/search-attributes';
 import { ensureSearchAttributes } from './search-attributes';
 
@@ -54,6 +63,12 @@ export const payoutResultSignal = defineSignal<[PayoutResultSignal]>('payoutResu
 export const payoutStatusSignal = defineSignal<[PayoutStatusSignal]>('payoutStatus');
 /** The live state of the payout. */
 export const payoutStateQuery = defineQuery<PayoutState>('payoutState');
+/**
+ * A manual resolution of a `needs_review` payout (POST /v1/payouts/:id/resolve). Refused unless the
+ * payout is in review (`NotInReview`), or when another resolution was applied (`ResolutionConflict`);
+ * the same resolution again is accepted and answers the state. Resolves once the change is recorded.
+ */
+export const resolvePayoutUpdate = defineUpdate<PayoutState, [ManualResolution]>('resolve');
 
 // ---------------------------------------------------------------------------------------------
 // Activities: timeouts and retry policies, declared once.
@@ -128,6 +143,8 @@ interface StatusChange {
   mpesaReceipt?: string | undefined;
   receiverName?: string | undefined;
   completedAt?: string | undefined;
+  /** Who takes the payout out of `needs_review`; `reconciliation` when unset. */
+  resolvedBy?: ResolvedBy;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -183,6 +200,13 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   let claimAfterQuery = 0;
   /** A full round of Transaction Status requests has been run for the failure claim. */
   let claimReconciled = false;
+  /** The payout is in review and reconciling: a "not completed" answer is now final. */
+  let reviewing = false;
+  /** The manual resolution accepted, and whether the main flow applied or refused it. */
+  let manual: ManualResolution | undefined;
+  let manualOutcome: 'applied' | 'refused' | undefined;
+  /** Set once the run is about to end: a resolution then goes straight to the database. */
+  let closing = false;
 
   // ---- handlers -----------------------------------------------------------------------------
 
@@ -240,6 +264,60 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   setHandler(payoutStateQuery, snapshot);
 
+  setHandler(
+    resolvePayoutUpdate,
+    async (r) => {
+      // Rule: the main flow applies it, between its own steps, so it never interleaves with another settle.
+      manual ??= {
+        status: r.status,
+        ...(r.status === 'success' ? { mpesaReceipt: r.mpesaReceipt } : {}),
+        note: r.note,
+        actor: r.actor,
+        ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+      };
+      await condition(() => manualOutcome !== undefined);
+      if (manualOutcome === 'refused') {
+        throw ApplicationFailure.nonRetryable(
+          `payout ${input.payoutId} is ${state.status}, not needs_review`,
+          RESOLVE_ERRORS.notInReview,
+        );
+      }
+      return snapshot();
+    },
+    {
+      validator: (r) => {
+        if (
+          r === null ||
+          typeof r !== 'object' ||
+          (r.status !== 'success' && r.status !== 'failed') ||
+          typeof r.note !== 'string' ||
+          typeof r.actor !== 'string' ||
+          (r.status === 'success' &&
+            (typeof r.mpesaReceipt !== 'string' || !MPESA_RECEIPT.test(r.mpesaReceipt)))
+        ) {
+          throw ApplicationFailure.nonRetryable('invalid resolution', 'InvalidResolution');
+        }
+        if (manual !== undefined) {
+          if (!sameResolution(r, manual)) {
+            throw ApplicationFailure.nonRetryable(
+              `payout ${input.payoutId} was already resolved ${manual.status}`,
+              RESOLVE_ERRORS.conflict,
+            );
+          }
+          return;
+        }
+        if (closing)
+          throw ApplicationFailure.nonRetryable('the payout workflow is ending', RESOLVE_ERRORS.closing);
+        if (state.status !== 'needs_review') {
+          throw ApplicationFailure.nonRetryable(
+            `payout ${input.payoutId} is ${state.status}, not needs_review`,
+            RESOLVE_ERRORS.notInReview,
+          );
+        }
+      },
+    },
+  );
+
   // ---- main flow ----------------------------------------------------------------------------
 
   ensureSearchAttributes(input);
@@ -258,8 +336,10 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     await listen(cfg.resultWaitMs, () => !isPending() || queueTimedOut || failureClaim !== undefined);
     if (isPending()) await reconcile();
     if (isOpen()) await grace();
+    if (manual !== undefined) await applyManual();
   }
 
+  closing = true;
   await condition(allHandlersFinished);
   log.info('b2cPayout finished', {
     status: state.status,
@@ -347,6 +427,8 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   /** Can a callback still change the payout? (`success`/`failed` are final; an amount mismatch is an operator's call.) */
   function isOpen(): boolean {
+    // Rule: an accepted manual resolution ends every wait; the main flow then applies it.
+    if (manual !== undefined) return false;
     return isPending() || (state.status === 'needs_review' && state.reviewReason !== 'amount_mismatch');
   }
 
@@ -358,7 +440,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       if (done() || !isOpen()) return;
       const left = until - Date.now();
       if (left <= 0) return;
-      await condition(() => results.length > 0 || answers.length > 0, left);
+      await condition(() => results.length > 0 || answers.length > 0 || manual !== undefined, left);
     }
   }
 
@@ -467,16 +549,63 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   }
 
   /**
-   * A needs_review payout listens for graceMs for a late answer that settles it; a failure Result
-   * arriving there is confirmed by Transaction Status like one that arrived in time.
+   * A needs_review payout keeps listening for a late answer (at least graceMs), and asks Transaction
+   * Status again on RECONCILE_SCHEDULE_MS (counted from here) until it is settled, a person resolves
+   * it, or the schedule and the grace window have both ended (then it stays needs_review). A failure
+   * Result arriving meanwhile is confirmed by Transaction Status like one that arrived in time.
    */
   async function grace(): Promise<void> {
-    const end = Date.now() + cfg.graceMs;
+    reviewing = true;
+    const since = Date.now();
+    const graceEnd = since + cfg.graceMs;
+    let next = 0;
     for (;;) {
-      await listen(end - Date.now(), () => failureClaim !== undefined && !claimReconciled);
-      if (!isOpen() || failureClaim === undefined || claimReconciled) return;
-      await reconcile();
+      const dueAt = next < RECONCILE_SCHEDULE_MS.length ? since + RECONCILE_SCHEDULE_MS[next]! : undefined;
+      if (dueAt === undefined && Date.now() >= graceEnd) return;
+      await listen((dueAt ?? graceEnd) - Date.now(), () => failureClaim !== undefined && !claimReconciled);
+      if (!isOpen()) return;
+      if (failureClaim !== undefined && !claimReconciled) {
+        await reconcile();
+        if (!isOpen()) return;
+        continue;
+      }
+      if (dueAt !== undefined && Date.now() >= dueAt) {
+        next++;
+        // Rule: one Transaction Status request per scheduled attempt, waiting statusWaitMs for its answer.
+        if (await startStatusQuery(state.statusQueries + 1))
+          await listen(cfg.statusWaitMs, () => roundAnswered);
+        if (!isOpen()) return;
+      }
     }
+  }
+
+  /** Applies the accepted manual resolution, or refuses it when the payout left review meanwhile. */
+  async function applyManual(): Promise<void> {
+    const r = manual!;
+    if (state.status !== 'needs_review') {
+      manualOutcome = 'refused';
+      return;
+    }
+    state.resolvedBy = 'manual';
+    state.status = r.status;
+    state.decidedBy = 'manual';
+    state.failureReason = r.status === 'failed' ? 'reviewed' : undefined;
+    state.reviewReason = undefined;
+    if (r.status === 'success') state.mpesaReceipt = r.mpesaReceipt;
+    state.settledAt = iso(Date.now());
+    log.info('b2cPayout resolved manually', { status: state.status });
+    await commit(
+      r.status === 'success'
+        ? `Resolved manually: the money was paid out (receipt ${r.mpesaReceipt}).`
+        : 'Resolved manually: no money moved.',
+      undefined,
+      {
+        actor: r.actor,
+        note: r.note,
+        ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+      },
+    );
+    manualOutcome = 'applied';
   }
 
   // ---- believing ----------------------------------------------------------------------------
@@ -652,6 +781,19 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       });
       return;
     }
+    if (reviewing && notCompleted) {
+      // Rule: in review the result no longer lags: a transaction Transaction Status finds and reports
+      // failed, declined, cancelled or reversed did not pay out.
+      await settle({
+        status: 'failed',
+        failureReason: 'not_completed',
+        decidedBy: 'status',
+        resultCode: a.resultCode,
+        resultDesc: a.resultDesc,
+        message: `Transaction Status reports the payout ${a.transactionStatus?.trim().toLowerCase()} (${a.resultDesc}).`,
+      });
+      return;
+    }
     if (queueTimedOut && notFound) {
       // Rule: M-Pesa timed the request out in its queue and the lookup definitively finds no such
       // transaction: nothing moved.
@@ -678,6 +820,10 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     // Rule: success and failed are final; a needs_review moves only on new information.
     if (!isOpen()) return;
     if (change.status === state.status && change.reviewReason === state.reviewReason) return;
+    // Rule: whatever takes a payout out of review is recorded with it (the event's `resolvedBy`).
+    if (state.status === 'needs_review' && change.status !== 'needs_review') {
+      state.resolvedBy = change.resolvedBy ?? 'reconciliation';
+    }
     state.status = change.status;
     state.decidedBy = change.decidedBy;
     state.failureReason = change.status === 'failed' ? change.failureReason : undefined;
@@ -705,7 +851,11 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
    * One recorded change: a new version, the search attribute, and the projection write. With
    * `suspicious`, the version records a Result that was not believed (the status is unchanged).
    */
-  async function commit(message: string, suspicious?: SuspiciousPayoutResult): Promise<void> {
+  async function commit(
+    message: string,
+    suspicious?: SuspiciousPayoutResult,
+    resolution?: RecordPayoutStatusInput['resolution'],
+  ): Promise<void> {
     state.message = message;
     state.version++;
     // Rule: the UI filters on MalipoStatus, so it follows every change (an unchanged value needs no command).
@@ -727,6 +877,8 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       failureReason: state.failureReason,
       reviewReason: state.reviewReason,
       decidedBy: state.decidedBy,
+      resolvedBy: state.resolvedBy,
+      ...(resolution !== undefined ? { resolution } : {}),
       reason:
         suspicious === undefined
           ? message

@@ -11,6 +11,7 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  executeChild,
   log,
   patched,
   proxyActivities,
@@ -21,6 +22,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type {
+  FindC2bMatchResult,
   InitiateStkPushResult,
   QueryStkStatusResult,
   RecordPaymentStatusInput,
@@ -32,8 +34,19 @@ import {
   type PaymentStatus,
   type ReviewReason,
 } from '../src/domain/payment';
+import {
+  C2B_MATCH_WINDOW_MS,
+  type ManualResolution,
+  MPESA_RECEIPT,
+  RECONCILE_SCHEDULE_MS,
+  RESOLVE_ERRORS,
+  type ResolvedBy,
+  STK_QUERY_HORIZON_MS,
+  sameResolution,
+} from '../src/domain/reconciliation';
 import { outcomeForResultCode } from '../src/domain/result-codes';
 import { MalipoStatus } from '../src/domain/search-attributes';
+import type { darajaLookup } from './daraja-lookup';
 import { ensureSearchAttributes } from './search-attributes';
 import {
   type DecisionSource,
@@ -59,6 +72,12 @@ export const paymentStateQuery = defineQuery<StkPaymentState>('paymentState');
 export const awaitInitiationUpdate = defineUpdate<StkPaymentState>('awaitInitiation');
 /** Runs an STK query now (when there is a CheckoutRequestID and no success yet) and returns the new state. */
 export const refreshUpdate = defineUpdate<StkPaymentState>('refresh');
+/**
+ * A manual resolution of a `needs_review` payment (POST /v1/payments/:id/resolve). Refused unless the
+ * payment is in review (`NotInReview`), or when another resolution was applied (`ResolutionConflict`);
+ * the same resolution again is accepted and answers the state. Resolves once the change is recorded.
+ */
+export const resolveUpdate = defineUpdate<StkPaymentState, [ManualResolution]>('resolve');
 
 // ---------------------------------------------------------------------------------------------
 // Activities: timeouts and retry policies, declared once.
@@ -110,6 +129,13 @@ const { queryStkStatus } = proxyLocalActivities<StkActivities>({
   retry: { initialInterval: '1 second', maximumAttempts: 2 },
 });
 
+const { findC2bMatch } = proxyLocalActivities<StkActivities>({
+  // One indexed read and at most a few single-row writes: local, a few quick retries, then the next
+  // reconciliation attempt asks again.
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
 const { recordPaymentStatus } = proxyLocalActivities<StkActivities>({
   // Idempotent by (paymentId, version) and short, so local; the projection must land eventually,
   // so retry without limit, backing off to a minute: a DB outage delays the write, never loses it.
@@ -131,7 +157,26 @@ interface StatusChange {
   resultDesc?: string | undefined;
   mpesaReceipt?: string | undefined;
   transactionDate?: string | undefined;
+  /** Who takes the payment out of `needs_review`; `reconciliation` when unset. */
+  resolvedBy?: ResolvedBy;
+  /** A manual resolution's who and why, for the audit row. */
+  resolution?: Pick<ManualResolution, 'actor' | 'note' | 'requestId'>;
 }
+
+/** Review reasons Daraja can still answer; an amount mismatch is an operator's call. */
+const RECONCILABLE: readonly ReviewReason[] = [
+  'ambiguous_initiation',
+  'unknown_result_code',
+  'unconfirmed_success',
+];
+/** Review reasons where the customer may have paid the paybill directly instead of the prompt. */
+const C2B_MATCHABLE: readonly ReviewReason[] = ['ambiguous_initiation', 'unknown_result_code'];
+
+/**
+ * How long one reconciliation Transaction Status lookup waits for Daraja's Result: Results usually come
+ * within seconds; a later one is not waited for (the next scheduled attempt asks again).
+ */
+const LOOKUP_WAIT_MS = 60_000;
 
 /** A success callback waiting for an STK query to confirm it. */
 interface SuccessClaim {
@@ -187,6 +232,17 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   let queryErrors = 0;
   /** After a timeout nobody answered, keep asking Daraja until it gives a final answer. */
   let reconcileUntilFinal = false;
+  /** Workflow time of the start: the earliest a C2B confirmation may be this payment. */
+  const startedAt = Date.now();
+  /** The success callback a review was raised on: its receipt, should Daraja later confirm it. */
+  let reviewedClaim: StkCallbackSignal | undefined;
+  /** The manual resolution accepted, and whether the main flow applied or refused it. */
+  let manual: ManualResolution | undefined;
+  let manualOutcome: 'applied' | 'refused' | undefined;
+  /** Set once the run is about to end: a resolution then goes straight to the database. */
+  let closing = false;
+  /** Reconciliation attempts made (numbers the Transaction Status lookups). */
+  let attempts = 0;
 
   // ---- handlers -----------------------------------------------------------------------------
 
@@ -211,6 +267,61 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
     await condition(() => state.initiation !== 'pending');
     return snapshot();
   });
+
+  setHandler(
+    resolveUpdate,
+    async (r) => {
+      // Rule: the main flow applies it, between its own steps, so it never interleaves with another settle.
+      manual ??= {
+        status: r.status,
+        ...(r.status === 'success' ? { mpesaReceipt: r.mpesaReceipt } : {}),
+        note: r.note,
+        actor: r.actor,
+        ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+      };
+      await condition(() => manualOutcome !== undefined);
+      if (manualOutcome === 'refused') {
+        throw ApplicationFailure.nonRetryable(
+          `payment ${input.paymentId} is ${state.status}, not needs_review`,
+          RESOLVE_ERRORS.notInReview,
+        );
+      }
+      return snapshot();
+    },
+    {
+      validator: (r) => {
+        // Rule: an update can be refused, so anything the API would not send is refused here, unrecorded.
+        if (
+          r === null ||
+          typeof r !== 'object' ||
+          (r.status !== 'success' && r.status !== 'failed') ||
+          typeof r.note !== 'string' ||
+          typeof r.actor !== 'string' ||
+          (r.status === 'success' &&
+            (typeof r.mpesaReceipt !== 'string' || !MPESA_RECEIPT.test(r.mpesaReceipt)))
+        ) {
+          throw ApplicationFailure.nonRetryable('invalid resolution', 'InvalidResolution');
+        }
+        if (manual !== undefined) {
+          if (!sameResolution(r, manual)) {
+            throw ApplicationFailure.nonRetryable(
+              `payment ${input.paymentId} was already resolved ${manual.status}`,
+              RESOLVE_ERRORS.conflict,
+            );
+          }
+          return;
+        }
+        if (closing)
+          throw ApplicationFailure.nonRetryable('the payment workflow is ending', RESOLVE_ERRORS.closing);
+        if (state.status !== 'needs_review') {
+          throw ApplicationFailure.nonRetryable(
+            `payment ${input.paymentId} is ${state.status}, not needs_review`,
+            RESOLVE_ERRORS.notInReview,
+          );
+        }
+      },
+    },
+  );
 
   setHandler(refreshUpdate, async () => {
     // Rule: a query needs a CheckoutRequestID, and a success is final, so otherwise answer as is.
@@ -245,8 +356,18 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       await record('Daraja accepted the push; waiting for the customer.', 'initiation');
     }
     await listen();
+    // Rule: a review Daraja can still answer keeps asking it, on a slow schedule, up to a horizon.
+    if (
+      manual === undefined &&
+      state.status === 'needs_review' &&
+      RECONCILABLE.includes(state.reviewReason!)
+    ) {
+      await reconcileReview();
+    }
+    if (manual !== undefined) await applyManual();
   }
 
+  closing = true;
   await condition(allHandlersFinished);
   return snapshot();
 
@@ -363,6 +484,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
 
   async function listen(): Promise<void> {
     for (;;) {
+      if (manual !== undefined) return;
       while (inbox.length > 0) await judgeCallback(inbox.shift()!);
       // Rule: nothing moves a payment out of success, so there is nothing left to decide; but a
       // success the STK query settled has no receipt yet, and its callback carries one.
@@ -394,8 +516,187 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       }
       const wakeAt = Math.min(graceUntil ?? deadline, due ?? Number.POSITIVE_INFINITY);
       const version = state.version;
-      await condition(() => inbox.length > 0 || state.version !== version, Math.max(1, wakeAt - now));
+      await condition(
+        () => inbox.length > 0 || state.version !== version || manual !== undefined,
+        Math.max(1, wakeAt - now),
+      );
     }
+  }
+
+  // ---- reconciling a review -------------------------------------------------------------------
+
+  /**
+   * After the grace window, a payment still in review asks again on RECONCILE_SCHEDULE_MS (counted from
+   * here), judging any late callback as it comes, until Daraja answers, a person resolves it, or the
+   * schedule ends (then it stays needs_review and the run ends).
+   */
+  async function reconcileReview(): Promise<void> {
+    const since = Date.now();
+    for (const offset of RECONCILE_SCHEDULE_MS) {
+      const at = since + offset;
+      for (;;) {
+        while (inbox.length > 0 && manual === undefined) await judgeCallback(inbox.shift()!);
+        if (manual !== undefined || state.status !== 'needs_review') return;
+        const now = Date.now();
+        if (now >= at) break;
+        await condition(() => inbox.length > 0 || manual !== undefined, at - now);
+      }
+      await reconcileOnce();
+      if (manual !== undefined || state.status !== 'needs_review') return;
+    }
+  }
+
+  /**
+   * One reconciliation attempt: the STK query while Daraja still answers it, Transaction Status for
+   * a success callback's receipt under review, then a C2B match.
+   */
+  async function reconcileOnce(): Promise<void> {
+    attempts++;
+    const pushedAt = state.acceptedAt === undefined ? startedAt : Date.parse(state.acceptedAt);
+    if (state.checkoutRequestId !== undefined && Date.now() - pushedAt < STK_QUERY_HORIZON_MS) {
+      const answer = await runQuery();
+      if (manual !== undefined) return;
+      if (claim) await applyQueryAnswer(answer);
+      else if (answer.kind === 'final') await applyReconciledAnswer(answer.resultCode, answer.resultDesc);
+      if (manual !== undefined || state.status !== 'needs_review') return;
+    }
+    const receipt = reviewedClaim?.receipt;
+    if (state.reviewReason === 'unconfirmed_success' && receipt !== undefined && receipt !== '') {
+      await lookUpReceipt(receipt);
+      if (manual !== undefined || state.status !== 'needs_review') return;
+    }
+    if (!C2B_MATCHABLE.includes(state.reviewReason!)) return;
+    let match: FindC2bMatchResult;
+    try {
+      match = await findC2bMatch({
+        paymentId: input.paymentId,
+        channelId: input.channelId,
+        phone: input.phone,
+        amount: input.amount,
+        reference: input.reference,
+        from: iso(startedAt),
+        to: iso(startedAt + C2B_MATCH_WINDOW_MS),
+      });
+    } catch (err) {
+      // Rule: a failing lookup is "no answer yet", never a decision.
+      log.warn('C2B match failed; the next attempt asks again', { error: errorMessage(err) });
+      return;
+    }
+    if (!match.found || manual !== undefined || state.status !== 'needs_review') return;
+    state.matchedC2bPaymentId = match.c2bPaymentId;
+    await settle({
+      status: 'success',
+      decidedBy: 'reconciliation',
+      mpesaReceipt: match.mpesaReceipt,
+      transactionDate: match.transactionDate,
+      message: `The customer paid the paybill directly (C2B payment ${match.c2bPaymentId}, receipt ${match.mpesaReceipt}).`,
+    });
+  }
+
+  /**
+   * Asks Transaction Status about the receipt a reviewed success callback named (the lookup workflow,
+   * as a child: its Result reaches it through the lookup hook). Only a `Completed` transaction for the
+   * payment's amount settles success; anything else (not found, another amount, no answer) waits for the
+   * next attempt, because a failed lookup proves nothing about money.
+   */
+  async function lookUpReceipt(receipt: string): Promise<void> {
+    let answer: Awaited<ReturnType<typeof darajaLookup>>;
+    try {
+      answer = await executeChild<typeof darajaLookup>('darajaLookup', {
+        // deterministic and unique per attempt; the lookup hook signals it by this id
+        workflowId: `lkp_${input.paymentId.replace(/^pay_/, '')}r${attempts}`,
+        args: [
+          {
+            lookupId: `lkp_${input.paymentId.replace(/^pay_/, '')}r${attempts}`,
+            merchantId: input.merchantId,
+            kind: 'transaction_status',
+            channelId: input.channelId,
+            environment: input.environment,
+            receipt,
+            waitMs: LOOKUP_WAIT_MS,
+          },
+        ],
+      });
+    } catch (err) {
+      log.warn('Transaction Status lookup failed; the next attempt asks again', { error: errorMessage(err) });
+      return;
+    }
+    const t = answer.transaction;
+    if (
+      answer.status !== 'completed' ||
+      t?.status?.trim().toLowerCase() !== 'completed' ||
+      t.amount === undefined ||
+      Math.round(t.amount) !== input.amount
+    ) {
+      return;
+    }
+    await settle({
+      status: 'success',
+      decidedBy: 'reconciliation',
+      mpesaReceipt: receipt,
+      transactionDate: reviewedClaim?.transactionDate,
+      message: `The customer paid; Transaction Status confirmed receipt ${receipt}.`,
+    });
+  }
+
+  /** A final STK query answer for a payment in review (no success claim pending). */
+  async function applyReconciledAnswer(resultCode: string, resultDesc: string): Promise<void> {
+    const outcome = outcomeForResultCode(resultCode);
+    switch (outcome.kind) {
+      case 'success':
+        // Rule: Daraja's own final answer for our CheckoutRequestID; a reviewed success callback's receipt joins it.
+        await settle({
+          status: 'success',
+          decidedBy: 'query',
+          resultCode,
+          resultDesc,
+          mpesaReceipt: reviewedClaim?.receipt,
+          transactionDate: reviewedClaim?.transactionDate,
+          message: 'The customer paid; the STK query confirmed it on reconciliation.',
+        });
+        return;
+      case 'failed':
+        // Rule: a success callback carries a receipt, so a query that contradicts it is no proof nothing moved.
+        if (state.reviewReason === 'unconfirmed_success') return;
+        await settle({
+          status: 'failed',
+          failureReason: outcome.reason ?? 'rejected',
+          decidedBy: 'query',
+          resultCode,
+          resultDesc,
+          message: `${outcome.message} (the STK query answered on reconciliation)`,
+        });
+        return;
+      case 'unknown':
+        // Rule: an unknown code never decides; the next attempt asks again.
+        return;
+    }
+  }
+
+  /** Applies the accepted manual resolution, or refuses it when the payment left review meanwhile. */
+  async function applyManual(): Promise<void> {
+    const r = manual!;
+    if (state.status !== 'needs_review') {
+      manualOutcome = 'refused';
+      return;
+    }
+    await settle({
+      status: r.status,
+      decidedBy: 'manual',
+      resolvedBy: 'manual',
+      failureReason: 'reviewed',
+      mpesaReceipt: r.status === 'success' ? r.mpesaReceipt : undefined,
+      message:
+        r.status === 'success'
+          ? `Resolved manually: the customer paid (receipt ${r.mpesaReceipt}).`
+          : 'Resolved manually: no money moved.',
+      resolution: {
+        actor: r.actor,
+        note: r.note,
+        ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+      },
+    });
+    manualOutcome = 'applied';
   }
 
   /**
@@ -580,6 +881,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   async function reviewClaim(why: string, cb: StkCallbackSignal | undefined = claim?.cb): Promise<void> {
     claim = undefined;
     if (!cb) return;
+    reviewedClaim = cb;
     await settle({
       status: 'needs_review',
       reviewReason: 'unconfirmed_success',
@@ -695,6 +997,10 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   async function settle(change: StatusChange): Promise<void> {
     // Rule: the status machine (src/domain/payment.ts) is the only judge of legal moves; nothing leaves success.
     if (!canTransition(state.status, change.status)) return;
+    // Rule: whatever takes a payment out of review is recorded with it (the event's `resolvedBy`).
+    if (state.status === 'needs_review' && change.status !== 'needs_review') {
+      state.resolvedBy = change.resolvedBy ?? 'reconciliation';
+    }
     state.status = change.status;
     state.decidedBy = change.decidedBy;
     state.message = change.message;
@@ -708,10 +1014,14 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
     state.version++;
     // Rule: the UI filters on MalipoStatus, so it follows every change.
     upsertSearchAttributes([{ key: MalipoStatus, value: change.status }]);
-    await record(change.message, change.decidedBy);
+    await record(change.message, change.decidedBy, change.resolution);
   }
 
-  async function record(reason: string, decidedBy: DecisionSource): Promise<void> {
+  async function record(
+    reason: string,
+    decidedBy: DecisionSource,
+    resolution?: StatusChange['resolution'],
+  ): Promise<void> {
     const snap: RecordPaymentStatusInput = {
       paymentId: state.paymentId,
       version: state.version,
@@ -726,6 +1036,9 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       failureReason: state.failureReason,
       reviewReason: state.reviewReason,
       decidedBy,
+      resolvedBy: state.resolvedBy,
+      matchedC2bPaymentId: state.matchedC2bPaymentId,
+      ...(resolution !== undefined ? { resolution } : {}),
       reason,
       changedAt: iso(Date.now()),
     };

@@ -19,7 +19,8 @@ export type FailureReason =
   | 'wrong_pin'
   | 'expired' // the prompt expired on the handset
   | 'phone_busy' // another prompt was open on the phone for longer than the retry window
-  | 'rejected'; // Daraja or the operator refused the request (validation, limits, unreachable)
+  | 'rejected' // Daraja or the operator refused the request (validation, limits, unreachable)
+  | 'reviewed'; // it was in needs_review, and a manual resolution says no money moved
 
 export const FAILURE_REASONS: readonly FailureReason[] = [
   'cancelled',
@@ -29,6 +30,7 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'expired',
   'phone_busy',
   'rejected',
+  'reviewed',
 ];
 
 /** Why a payment needs review. */

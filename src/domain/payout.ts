@@ -4,6 +4,7 @@
  * (`pending`, `success`, `failed`, `needs_review`) with reasons of their own.
  */
 import type { PaymentStatus } from './payment';
+import type { ResolvedBy } from './reconciliation';
 import type { PaymentEnvironment } from './stk';
 
 export type PayoutStatus = PaymentStatus;
@@ -21,13 +22,17 @@ export type PayoutFailureReason =
   | 'rejected' // Daraja refused the request (validation, credentials, limits, account state)
   | 'insufficient_funds' // the B2C utility account could not cover it (ResultCode 1)
   | 'recipient_invalid' // not a registered or valid M-Pesa customer (2040, SFC_IC0003)
-  | 'queue_timeout'; // M-Pesa timed the request out in its queue and Transaction Status confirms nothing moved
+  | 'queue_timeout' // M-Pesa timed the request out in its queue and Transaction Status confirms nothing moved
+  | 'not_completed' // in review, Transaction Status later found the transaction failed, declined, cancelled or reversed
+  | 'reviewed'; // it was in needs_review, and a manual resolution says no money moved
 
 export const PAYOUT_FAILURE_REASONS: readonly PayoutFailureReason[] = [
   'rejected',
   'insufficient_funds',
   'recipient_invalid',
   'queue_timeout',
+  'not_completed',
+  'reviewed',
 ];
 
 /** Why a payout needs an operator: money may have moved and Malipo cannot prove either way. */
@@ -45,7 +50,7 @@ export const PAYOUT_REVIEW_REASONS: readonly PayoutReviewReason[] = [
 ];
 
 /** Who decided the current status. */
-export type PayoutDecisionSource = 'initiation' | 'result' | 'status' | 'deadline';
+export type PayoutDecisionSource = 'initiation' | 'result' | 'status' | 'deadline' | 'manual';
 
 /** What we know about the B2C request itself (as for STK: an ambiguous request is never sent again). */
 export type PayoutInitiationState = 'pending' | 'accepted' | 'rejected' | 'ambiguous';
@@ -188,6 +193,8 @@ export interface PayoutState {
   version: number;
   acceptedAt?: string | undefined;
   settledAt?: string | undefined;
+  /** Who took the payout out of `needs_review`, once someone did. */
+  resolvedBy?: ResolvedBy | undefined;
 }
 
 /** ResultCode → failure reason for a definitive B2C failure. */

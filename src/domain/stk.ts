@@ -1,5 +1,6 @@
 /** Pure types shared by the STK push API and workflow: the workflow input, its live state, and the callback signal. */
 import type { FailureReason, PaymentStatus, ReviewReason } from './payment';
+import type { ResolvedBy } from './reconciliation';
 
 /** The key environment a payment belongs to (the API key's `test`/`live`). */
 export type PaymentEnvironment = 'test' | 'live';
@@ -108,7 +109,7 @@ export interface StkPushInput {
 export type InitiationState = 'pending' | 'accepted' | 'rejected' | 'ambiguous';
 
 /** Who made the current decision: Daraja (a callback or a query) or our own deadline. */
-export type DecisionSource = 'callback' | 'query' | 'deadline' | 'initiation';
+export type DecisionSource = 'callback' | 'query' | 'deadline' | 'initiation' | 'reconciliation' | 'manual';
 
 /** The live state of one STK payment: the `paymentState` query answer and every update's result. */
 export interface StkPaymentState {
@@ -147,6 +148,10 @@ export interface StkPaymentState {
   settledAt?: string | undefined;
   /** Until when a non-success settlement still listens for a late callback. */
   graceUntil?: string | undefined;
+  /** Who took the payment out of `needs_review`, once someone did. */
+  resolvedBy?: ResolvedBy | undefined;
+  /** The `c2b` payment that reconciliation matched to this one (the customer paid the paybill directly). */
+  matchedC2bPaymentId?: string | undefined;
 }
 
 /**

@@ -34,6 +34,7 @@ import { paymentLinkStatsRoutes } from './routes/payment-link-stats';
 import { paymentRoutes } from './routes/payments';
 import { payoutRoutes } from './routes/payouts';
 import { reversalRoutes } from './routes/reversals';
+import { resolutionRoutes } from './routes/resolutions';
 import { webhookRoutes } from './routes/webhooks';
 import { reportRoutes } from './routes/reports';
 import { paymentTimelineRoutes } from './routes/payment-timeline';
@@ -63,6 +64,7 @@ export const API_ROUTES: RouteDef[] = [
   ...reportRoutes,
   ...paymentTimelineRoutes,
   ...reversalRoutes,
+  ...resolutionRoutes,
 ];
 
 export interface AppDeps {

@@ -59,6 +59,7 @@ const FAILURE_MESSAGES: Record<FailureReason, string> = {
   expired: 'The M-Pesa prompt expired before it was answered. No money was taken.',
   phone_busy: 'Your phone was busy with another M-Pesa request. No money was taken.',
   rejected: 'M-Pesa could not process this payment. No money was taken.',
+  reviewed: 'The merchant checked this payment: no money was taken.',
 };
 
 export const REVIEW_MESSAGE =

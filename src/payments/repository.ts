@@ -3,12 +3,14 @@
  * activities, monotonically (a write with an older `version` changes nothing) and idempotently
  * (the event of each change is inserted once, keyed by payment and version).
  */
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db';
 import { appendEvent } from '../db/events';
 import { type Cursor, newestFirst } from '../db/paging';
 import type { PaymentsTable } from '../db/tables/payments';
 import type { FailureReason, PaymentStatus, ReviewReason } from '../domain/payment';
+import type { ManualResolution, ResolvedBy } from '../domain/reconciliation';
+import { appendAudit } from '../platform/audit';
 
 type PaymentRow = Selectable<PaymentsTable>;
 
@@ -39,6 +41,10 @@ export interface PaymentView {
   createdAt: string;
   updatedAt: string;
   settledAt: string | null;
+  /** Who took the payment out of `needs_review`: its own reconciliation, or a manual resolution. */
+  resolvedBy: ResolvedBy | null;
+  /** The `c2b` payment reconciliation matched to this one (the customer paid the paybill directly). */
+  matchedC2bPaymentId: string | null;
 }
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -73,6 +79,8 @@ export function toPaymentView(row: PaymentRow): PaymentView {
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
     settledAt: iso(row.settled_at),
+    resolvedBy: (row.resolved_by ?? null) as ResolvedBy | null,
+    matchedC2bPaymentId: row.matched_c2b_payment_id ?? null,
   };
 }
 
@@ -105,6 +113,10 @@ export interface StatusChange {
   resultDesc?: string | null | undefined;
   failureReason?: FailureReason | null | undefined;
   reviewReason?: ReviewReason | null | undefined;
+  resolvedBy?: ResolvedBy | null | undefined;
+  matchedC2bPaymentId?: string | null | undefined;
+  /** A manual resolution: its audit row (who and why) is written in the same transaction. */
+  resolution?: Pick<ManualResolution, 'actor' | 'note' | 'requestId'> | undefined;
 }
 
 export const EVENT_TYPE: Record<PaymentStatus, string | null> = {
@@ -205,6 +217,10 @@ export class PaymentRepository {
           ...(change.transactionDate !== undefined ? { transaction_date: change.transactionDate } : {}),
           ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
           ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
+          ...(change.resolvedBy !== undefined ? { resolved_by: change.resolvedBy } : {}),
+          ...(change.matchedC2bPaymentId !== undefined
+            ? { matched_c2b_payment_id: change.matchedC2bPaymentId }
+            : {}),
           failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
           review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
           updated_at: new Date(),
@@ -216,6 +232,21 @@ export class PaymentRepository {
       if (change.status !== 'success') update = update.where('status', '!=', 'success');
       const updated = await update.returningAll().executeTakeFirst();
       if (!updated) return { applied: false, eventId: null };
+      if (change.resolution !== undefined) {
+        await appendAudit(trx, {
+          actor: change.resolution.actor,
+          action: 'payment.resolve',
+          targetId: updated.id,
+          merchantId: updated.merchant_id,
+          details: {
+            status: change.status,
+            mpesaReceipt: change.mpesaReceipt ?? null,
+            note: change.resolution.note,
+            from: before?.status ?? null,
+          },
+          requestId: change.resolution.requestId,
+        });
+      }
       const type = EVENT_TYPE[change.status];
       // One event per status change: a write that only adds detail (a late receipt) creates none.
       if (type === null || before?.status === change.status) return { applied: true, eventId: null };
@@ -261,6 +292,99 @@ export class PaymentRepository {
     return { data: page.rows.map(toPaymentView), nextCursor: page.nextCursor };
   }
 
+  /**
+   * A manual resolution of a payment whose workflow has ended: the projection, its event and the audit
+   * row in one transaction, as the next version. Applies nothing (`applied: false`) unless the stored
+   * payment is still `needs_review`.
+   */
+  async resolveDirectly(
+    id: string,
+    r: ManualResolution,
+  ): Promise<{ applied: boolean; eventId: string | null }> {
+    const row = await this.db
+      .selectFrom('payments')
+      .select(['status', 'version'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row?.status !== 'needs_review') return { applied: false, eventId: null };
+    return this.recordStatus({
+      paymentId: id,
+      version: row.version + 1,
+      status: r.status,
+      ...(r.status === 'success' ? { mpesaReceipt: r.mpesaReceipt } : {}),
+      failureReason: r.status === 'failed' ? 'reviewed' : null,
+      reviewReason: null,
+      resolvedBy: 'manual',
+      resolution: { actor: r.actor, note: r.note, requestId: r.requestId },
+    });
+  }
+
+  /**
+   * Finds the oldest C2B confirmation on the payment's channel with its phone, amount and reference
+   * (trimmed, case-insensitive), recorded in [from, to) and not yet matched to any payment, and claims
+   * it for this payment. A payment that already holds a claim gets that one back (an activity retry).
+   */
+  async claimC2bMatch(m: {
+    paymentId: string;
+    channelId: string;
+    phone: string;
+    amount: number;
+    reference: string;
+    from: Date;
+    to: Date;
+  }): Promise<{ c2bPaymentId: string; mpesaReceipt: string; transactionDate: string | null } | undefined> {
+    const held = async () => {
+      const own = await this.db
+        .selectFrom('payments as p')
+        .innerJoin('payments as c', 'c.id', 'p.matched_c2b_payment_id')
+        .select(['c.id', 'c.mpesa_receipt', 'c.transaction_date'])
+        .where('p.id', '=', m.paymentId)
+        .executeTakeFirst();
+      return own?.mpesa_receipt
+        ? { c2bPaymentId: own.id, mpesaReceipt: own.mpesa_receipt, transactionDate: own.transaction_date }
+        : undefined;
+    };
+    const already = await held();
+    if (already) return already;
+    const candidates = await this.db
+      .selectFrom('payments as c')
+      .select(['c.id'])
+      .where('c.kind', '=', 'c2b')
+      .where('c.channel_id', '=', m.channelId)
+      .where('c.phone', '=', m.phone)
+      .where('c.amount', '=', m.amount)
+      .where(sql<string>`lower(btrim(c.reference))`, '=', m.reference.trim().toLowerCase())
+      .where('c.created_at', '>=', m.from)
+      .where('c.created_at', '<', m.to)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('payments as t').select('t.id').whereRef('t.matched_c2b_payment_id', '=', 'c.id'),
+          ),
+        ),
+      )
+      .orderBy('c.created_at')
+      .orderBy('c.id')
+      .limit(5)
+      .execute();
+    for (const c of candidates) {
+      try {
+        await this.db
+          .updateTable('payments')
+          .set({ matched_c2b_payment_id: c.id })
+          .where('id', '=', m.paymentId)
+          .where('matched_c2b_payment_id', 'is', null)
+          .execute();
+      } catch (err) {
+        // another payment claimed this confirmation first (unique index payments_matched_c2b)
+        if (isUniqueViolation(err)) continue;
+        throw err;
+      }
+      return held();
+    }
+    return undefined;
+  }
+
   /** The event a given change appended, if any. */
   async eventIdFor(paymentId: string, version: number): Promise<string | null> {
     const row = await this.db
@@ -284,6 +408,10 @@ export class PaymentRepository {
       })
       .execute();
   }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
 
 /** PostgreSQL text and jsonb cannot hold U+0000: keep anything received, with NUL shown as U+FFFD. */

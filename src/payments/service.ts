@@ -26,7 +26,15 @@ import type { Logger } from '../logger';
 import type { SecretBox } from '../platform/secret-box';
 import type { AuthContext } from '../platform/scopes';
 import { resolveChannel } from '../platform/channels';
-import { awaitInitiationUpdate, refreshUpdate, stkCallbackSignal, stkPush } from '../../workflows/stk-push';
+import {
+  awaitInitiationUpdate,
+  refreshUpdate,
+  resolveUpdate,
+  stkCallbackSignal,
+  stkPush,
+} from '../../workflows/stk-push';
+import type { ManualResolution } from '../domain/reconciliation';
+import { resolveReview } from './resolve';
 import { createOnce } from './create-once';
 import { IdempotencyStore } from './idempotency';
 import { PaymentRepository, type PaymentView } from './repository';
@@ -212,6 +220,27 @@ export class PaymentService {
       this.deps.logger.warn({ err, paymentId: id }, 'refresh failed; answering the stored state');
       return view;
     }
+  }
+
+  /**
+   * Resolves a `needs_review` payment by hand (see src/payments/resolve.ts). `eventId` is the event a
+   * direct write appended, whose webhooks the caller starts.
+   */
+  async resolve(
+    auth: AuthContext,
+    id: string,
+    r: ManualResolution,
+  ): Promise<{ view: PaymentView; eventId: string | null }> {
+    return resolveReview(
+      {
+        what: 'Payment',
+        read: () => this.get(auth, id),
+        update: (res) =>
+          this.deps.temporal.workflow.getHandle(id).executeUpdate(resolveUpdate, { args: [res] }),
+        direct: (res) => this.repo.resolveDirectly(id, res),
+      },
+      r,
+    );
   }
 
   /**

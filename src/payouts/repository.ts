@@ -11,6 +11,8 @@ import { type Cursor, newestFirst } from '../db/paging';
 import { appendAudit } from '../platform/audit';
 import type { PayoutsTable } from '../db/tables/payouts';
 import type { PayoutCommand, PayoutFailureReason, PayoutReviewReason, PayoutStatus } from '../domain/payout';
+import type { ManualResolution, ResolvedBy } from '../domain/reconciliation';
+import type { PayoutState } from '../domain/payout';
 
 type PayoutRow = Selectable<PayoutsTable>;
 
@@ -42,6 +44,8 @@ export interface PayoutView {
   createdAt: string;
   updatedAt: string;
   settledAt: string | null;
+  /** Who took the payout out of `needs_review`: its own reconciliation, or a manual resolution. */
+  resolvedBy: ResolvedBy | null;
 }
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -77,6 +81,7 @@ export function toPayoutView(row: PayoutRow): PayoutView {
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
     settledAt: iso(row.settled_at),
+    resolvedBy: (row.resolved_by ?? null) as ResolvedBy | null,
   };
 }
 
@@ -188,6 +193,7 @@ export class PayoutRepository {
           ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
           ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
           ...(change.decidedBy !== undefined ? { decided_by: change.decidedBy } : {}),
+          ...(change.resolvedBy !== undefined ? { resolved_by: change.resolvedBy } : {}),
           failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
           review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
           updated_at: new Date(),
@@ -217,6 +223,21 @@ export class PayoutRepository {
         });
         return { applied: true, eventId };
       }
+      if (change.resolution !== undefined) {
+        await appendAudit(trx, {
+          actor: change.resolution.actor,
+          action: 'payout.resolve',
+          targetId: updated.id,
+          merchantId: updated.merchant_id,
+          details: {
+            status: change.status,
+            mpesaReceipt: change.mpesaReceipt ?? null,
+            note: change.resolution.note,
+            from: before?.status ?? null,
+          },
+          requestId: change.resolution.requestId,
+        });
+      }
       const type = PAYOUT_EVENT_TYPE[change.status];
       if (type === null || before?.status === change.status) return { applied: true, eventId: null };
       const eventId = await appendEvent(trx, {
@@ -228,6 +249,32 @@ export class PayoutRepository {
         data: toPayoutView(updated),
       });
       return { applied: true, eventId };
+    });
+  }
+
+  /**
+   * A manual resolution of a payout whose workflow has ended: the projection, its event and the audit
+   * row in one transaction, as the next version. Applies nothing unless the payout is still `needs_review`.
+   */
+  async resolveDirectly(
+    id: string,
+    r: ManualResolution,
+  ): Promise<{ applied: boolean; eventId: string | null }> {
+    const row = await this.db.selectFrom('payouts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row?.status !== 'needs_review') return { applied: false, eventId: null };
+    return this.recordStatus({
+      payoutId: id,
+      version: row.version + 1,
+      status: r.status,
+      initiation: row.initiation as PayoutState['initiation'],
+      ...(r.status === 'success' ? { mpesaReceipt: r.mpesaReceipt } : {}),
+      failureReason: r.status === 'failed' ? 'reviewed' : undefined,
+      reviewReason: undefined,
+      decidedBy: 'manual',
+      resolvedBy: 'manual',
+      resolution: { actor: r.actor, note: r.note, requestId: r.requestId },
+      reason: r.status === 'success' ? 'Resolved manually: paid out.' : 'Resolved manually: no money moved.',
+      changedAt: new Date().toISOString(),
     });
   }
 

@@ -3,7 +3,9 @@
  * payout, never a second run), read, list, and hand Daraja's result callbacks to the workflow.
  */
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { payoutResultSignal, payoutStatusSignal } from '../../workflows/b2c-payout';
+import { payoutResultSignal, payoutStatusSignal, resolvePayoutUpdate } from '../../workflows/b2c-payout';
+import type { ManualResolution } from '../domain/reconciliation';
+import { resolveReview } from '../payments/resolve';
 import type { Db } from '../db';
 import { MalipoError, notFound } from '../domain/errors';
 import { newId } from '../domain/ids';
@@ -165,6 +167,24 @@ export class PayoutService {
     const view = await this.repo.get(auth.merchantId, id);
     if (!view || view.environment !== auth.environment) throw notFound('Payout');
     return view;
+  }
+
+  /** Resolves a `needs_review` payout by hand (see src/payments/resolve.ts). */
+  async resolve(
+    auth: AuthContext,
+    id: string,
+    r: ManualResolution,
+  ): Promise<{ view: PayoutView; eventId: string | null }> {
+    return resolveReview(
+      {
+        what: 'Payout',
+        read: () => this.get(auth, id),
+        update: (res) =>
+          this.deps.temporal.workflow.getHandle(id).executeUpdate(resolvePayoutUpdate, { args: [res] }),
+        direct: (res) => this.repo.resolveDirectly(id, res),
+      },
+      r,
+    );
   }
 
   /**

@@ -23,7 +23,9 @@ export type AuditAction =
   | 'payment_link.disable'
   | 'payout.suspicious_result'
   | 'member.role'
-  | 'member.remove';
+  | 'member.remove'
+  | 'payment.resolve'
+  | 'payout.resolve';
 
 export interface AuditEntry {
   actor: string;

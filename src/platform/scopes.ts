@@ -13,6 +13,8 @@ export const SCOPES = [
   'links:manage',
   'balance:read',
   'keys:manage',
+  'payments:resolve',
+  'payouts:resolve',
   '*',
 ] as const;
 

@@ -136,7 +136,7 @@ describe('/openapi.json and /docs', () => {
           const [m, p] = r.split(' ');
           return `${m} ${openApiPath(p!)}`;
         })
-        // sorted again: `:id` and `{id}` sort differently against literal segments
+        // sorted as documented: `{id}` sorts after letters, `:id` before them
         .sort(),
       documented,
     );

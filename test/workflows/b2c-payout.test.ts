@@ -38,6 +38,7 @@ import {
   MalipoReference,
   MalipoStatus,
 } from '../../src/domain/search-attributes';
+import { RECONCILE_HORIZON_MS, RECONCILE_SCHEDULE_MS } from '../../src/domain/reconciliation';
 import { bundleWorkflows } from '../../src/temporal/worker';
 import {
   b2cPayout,
@@ -90,7 +91,10 @@ interface Calls {
   initiate: Call<InitiateB2cPayoutInput>[];
   /** B2C requests that reached Daraja: attempts that returned an answer (a "not sent" throw never did). */
   reached: number;
+  /** Transaction Status requests until the payout first entered needs_review. */
   query: Call<QueryPayoutStatusInput>[];
+  /** Those after it: the grace window's and the reconciliation schedule's (test/workflows/reconciliation.test.ts). */
+  reviewQuery: Call<QueryPayoutStatusInput>[];
   record: RecordPayoutStatusInput[];
 }
 type InitiateFn = (
@@ -115,7 +119,7 @@ function fakes(opts: { initiate?: InitiateFn; query?: QueryFn } = {}): {
   acts: PayoutActivities;
   calls: Calls;
 } {
-  const calls: Calls = { initiate: [], reached: 0, query: [], record: [] };
+  const calls: Calls = { initiate: [], reached: 0, query: [], reviewQuery: [], record: [] };
   let t0: number | undefined;
   const now = async (): Promise<number> => {
     const t = await env.currentTimeMs();
@@ -130,11 +134,12 @@ function fakes(opts: { initiate?: InitiateFn; query?: QueryFn } = {}): {
       return answer;
     },
     async queryPayoutStatus(input) {
-      calls.query.push({ input, at: await now() });
+      const inReview = calls.record.some((r) => r.status === 'needs_review');
+      (inReview ? calls.reviewQuery : calls.query).push({ input, at: await now() });
       // default: Daraja takes the request and never answers
       return (opts.query ?? ((_i, n) => ({ kind: 'started', conversationId: statusRequestId(n) })))(
         input,
-        calls.query.length,
+        calls.query.length + calls.reviewQuery.length,
       );
     },
     async recordPayoutStatus(input) {
@@ -758,7 +763,9 @@ describe('b2cPayout: queue timeout, then Transaction Status', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'needs_review');
       assert.equal(done.reviewReason, 'result_missing');
-      assert.equal(done.statusQueries, 3);
+      // three before the review, then one per reconciliation attempt
+      assert.equal(calls.query.length, 3);
+      assert.equal(done.statusQueries, 3 + RECONCILE_SCHEDULE_MS.length);
       // each request waits 60 s for its answer, then 30 s, 60 s between requests
       assertSeconds(secondsApart(calls.query), [0, 90, 210]);
       assert.deepEqual(
@@ -822,7 +829,9 @@ describe('b2cPayout: silence, then Transaction Status', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'needs_review');
       assert.equal(done.reviewReason, 'result_missing');
-      assert.equal(done.statusQueries, 3);
+      // three before the review, then one per reconciliation attempt
+      assert.equal(calls.query.length, 3);
+      assert.equal(done.statusQueries, 3 + RECONCILE_SCHEDULE_MS.length);
       assertSeconds(secondsApart(calls.query), [120, 150, 210]);
       assert.deepEqual(statuses(calls), ['pending', 'pending', 'needs_review/result_missing']);
     });
@@ -947,7 +956,8 @@ describe('b2cPayout: grace window after needs_review', () => {
       const done = await finish(handle, calls);
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'insufficient_funds');
-      assert.equal(calls.query.length, 4, 'one more request, for the failure result');
+      assert.equal(calls.query.length, 3);
+      assert.equal(calls.reviewQuery.length, 1, 'one more request, for the failure result');
       assert.deepEqual(statuses(calls), [
         'pending',
         'pending',
@@ -957,7 +967,7 @@ describe('b2cPayout: grace window after needs_review', () => {
     });
   });
 
-  it('with nothing late, needs_review stands when the grace window closes', async () => {
+  it('with nothing late, needs_review stands when the grace window and the reconciliation horizon close', async () => {
     const run = newRun({ graceMs: 3_600_000 });
     const { acts, calls } = fakes({ query: () => UNAVAILABLE });
     await withWorker(run, acts, async () => {
@@ -966,7 +976,12 @@ describe('b2cPayout: grace window after needs_review', () => {
       assert.equal(done.status, 'needs_review');
       const closed = (await handle.describe()).closeTime!.getTime();
       const listened = closed - Date.parse(done.settledAt!);
-      assert.ok(listened >= 3_600_000 && listened < 3_660_000, `listened ${listened} ms`);
+      // the grace window (1 h) lies inside the reconciliation schedule, whose last attempt ends the run
+      assert.ok(
+        listened >= RECONCILE_HORIZON_MS && listened < RECONCILE_HORIZON_MS + 60_000,
+        `listened ${listened} ms`,
+      );
+      assert.equal(calls.reviewQuery.length, RECONCILE_SCHEDULE_MS.length);
     });
   });
 });

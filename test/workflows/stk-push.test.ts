@@ -48,9 +48,12 @@ const RECORD = process.env.MALIPO_RECORD_HISTORIES === '1';
 const AMOUNT = 250;
 /** Prefix of the STK histories recorded since the push became a local activity. */
 const LOCAL_PREFIX = 'stk-local-';
-/** STK histories recorded while the push was a regular activity (before the local-initiation patch). */
+/**
+ * STK histories recorded while the push was a regular activity (before the local-initiation patch).
+ * `ambiguous-silent` is gone: a run that ends in needs_review now reconciles before it completes, and
+ * that old history cannot be re-recorded (`stk-local-ambiguous-silent` covers the path).
+ */
 const PRE_PATCH_STK_HISTORIES = [
-  'ambiguous-silent',
   'ambiguous-then-callback',
   'callback-cancelled',
   'callback-success',
@@ -61,7 +64,7 @@ const PRE_PATCH_STK_HISTORIES = [
   'validation-rejected',
 ] as const;
 /** STK histories recorded with the push as a local activity (`stk-local-<name>.json`). */
-const LOCAL_STK_HISTORIES = PRE_PATCH_STK_HISTORIES;
+const LOCAL_STK_HISTORIES = [...PRE_PATCH_STK_HISTORIES, 'ambiguous-silent', 'reconciled-by-query'] as const;
 
 let env: TestWorkflowEnvironment;
 let bundle: { code: string };
@@ -125,6 +128,9 @@ function stubs(opts: { initiate?: InitiateFn; query?: QueryFn } = {}): { acts: S
     async recordPaymentStatus(input) {
       calls.record.push(input);
       return { applied: true, eventId: input.status === 'pending' ? null : `evt_${input.version}` };
+    },
+    async findC2bMatch() {
+      return { found: false };
     },
   };
   return { acts, calls };

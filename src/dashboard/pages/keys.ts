@@ -40,6 +40,8 @@ const SCOPE_TEXT: Record<Scope, string> = {
   'payments:read': 'read payments',
   'payouts:create': 'send B2C payouts',
   'payouts:read': 'read payouts',
+  'payments:resolve': 'settle payments that need review',
+  'payouts:resolve': 'settle payouts that need review',
   'reversals:create': 'reverse (refund) payments',
   'reversals:read': 'read reversals',
   'channels:read': 'read channels',

@@ -9,6 +9,7 @@ import * as m006 from './006_payouts_c2b';
 import * as m007 from './007_accounts';
 import * as m008 from './008_c2b_per_channel';
 import * as m009 from './009_link_slots';
+import * as m010 from './010_reconciliation';
 import * as m011 from './011_reversals';
 
 export const migrations: Record<string, Migration> = {
@@ -21,5 +22,6 @@ export const migrations: Record<string, Migration> = {
   '007_accounts': m007,
   '008_c2b_per_channel': m008,
   '009_link_slots': m009,
+  '010_reconciliation': m010,
   '011_reversals': m011,
 };

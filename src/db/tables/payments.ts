@@ -32,6 +32,10 @@ export interface PaymentsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   settled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Migration 010: `reconciliation` or `manual` once the payment left needs_review. */
+  resolved_by: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Migration 010: the `c2b` payment reconciliation matched to this one. */
+  matched_c2b_payment_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EventsTable {

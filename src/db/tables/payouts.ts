@@ -36,6 +36,8 @@ export interface PayoutsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   settled_at: NullableTimestamp;
+  /** Migration 010: `reconciliation` or `manual` once the payout left needs_review. */
+  resolved_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PayoutRequestsTable {

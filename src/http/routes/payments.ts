@@ -59,6 +59,12 @@ export const PaymentSchema = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     settledAt: Timestamp.nullable(),
+    resolvedBy: z.enum(['reconciliation', 'manual']).nullable().meta({
+      description: 'Who took it out of `needs_review`: its own reconciliation, or a manual resolution',
+    }),
+    matchedC2bPaymentId: z.string().nullable().meta({
+      description: 'The `c2b` payment reconciliation matched to it (the customer paid the paybill directly)',
+    }),
   })
   .meta({ id: 'Payment' });
 

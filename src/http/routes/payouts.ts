@@ -48,6 +48,9 @@ export const PayoutSchema = z
     createdAt: Timestamp,
     updatedAt: Timestamp,
     settledAt: Timestamp.nullable(),
+    resolvedBy: z.enum(['reconciliation', 'manual']).nullable().meta({
+      description: 'Who took it out of `needs_review`: its own reconciliation, or a manual resolution',
+    }),
   })
   .meta({ id: 'Payout' });
 
