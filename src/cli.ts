@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './admin/cli';
 import { runChaos } from './chaos/run';
 import { type BenchOptions, runBench } from './bench';
+import { type DashboardBenchOptions, runDashboardBench } from './bench/dashboard';
 import { type Config, loadConfigOrExit } from './config';
 import { developmentModeDecision } from './dev-host';
 import { createLogger, type Logger } from './logger';
@@ -145,6 +146,21 @@ export function buildCli(): Command {
     .option('--out <dir>', 'results directory (default bench/results)')
     .action(async (o: BenchOptions) => {
       await runBench(o);
+      process.exit(0);
+    })
+    .command('dashboard')
+    .description(
+      "the dashboard's page weight, and its speed over one merchant's 10,000 payments (in chromium too)",
+    )
+    .option('--database-url <url>', 'PostgreSQL instead of PGlite (a fresh, empty database)')
+    .option('--payments <n>', 'payments seeded for the merchant', '10000')
+    .option('--requests <n>', 'timed server requests per route, after 5 warm-up ones', '30')
+    .option('--loads <n>', 'timed chromium loads of the overview, after 1 warm-up', '10')
+    .option('--label <text>', 'a label stored in the JSON result')
+    .option('--out <file>', 'JSON result (default bench/results/dashboard-latest.json)')
+    .action(async (_o: DashboardBenchOptions, cmd: Command) => {
+      // `bench` has --database-url, --label and --out too: commander may give them to the parent
+      await runDashboardBench(cmd.optsWithGlobals<DashboardBenchOptions>());
       process.exit(0);
     });
 
