@@ -51,8 +51,8 @@ dt{color:#4a554e}dd{margin:0;font-weight:600}
 /**
  * Progressive enhancement only: the form posts and the status page refreshes without it.
  * On the form: inline checks before sending (same rules as the server), one submission at a time.
- * On the status page: polls the public status URL and reloads once the payment is decided (a success once
- * its receipt is known).
+ * On the status page: polls the public status URL and reloads once the payment is decided, and once more
+ * when the receipt of a success shown without one arrives.
  */
 export const PAY_JS = `(function () {
   'use strict';
@@ -129,14 +129,16 @@ export const PAY_JS = `(function () {
     });
   }
   var state = document.querySelector('[data-status-url]');
-  if (state && state.getAttribute('data-status') === 'pending') {
+  if (state && state.getAttribute('data-watch') === '1') {
     var url = state.getAttribute('data-status-url');
+    var shown = state.getAttribute('data-status');
     var started = Date.now();
     var poll = function () {
       fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
-          if (s && s.status && s.status !== 'pending' && (s.status !== 'success' || s.mpesaReceipt)) {
+          // a decided payment, or the receipt of a success shown without one
+          if (s && s.status && (s.status !== shown || (s.status === 'success' && s.mpesaReceipt))) {
             window.location.reload();
             return;
           }

@@ -156,7 +156,7 @@ ${details}`;
   }
   const body = `<div class="card">
 ${merchantHeader(link, meta)}
-<section class="state ${esc(state.status)}" id="payment-state" aria-live="polite" data-status="${esc(watch ? 'pending' : state.status)}" data-status-url="${esc(statusUrl)}">
+<section class="state ${esc(state.status)}" id="payment-state" aria-live="polite" data-status="${esc(state.status)}"${watch ? ' data-watch="1"' : ''} data-status-url="${esc(statusUrl)}">
 ${inner}
 </section>
 </div>`;
