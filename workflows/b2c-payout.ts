@@ -53,6 +53,7 @@ import {
 } from '../src/domain/reconciliation';
 import { MalipoStatus } from '../src/domain/search-attributes';
 import { ensureSearchAttributes } from './search-attributes';
+import { LOOKUP_FAILED_CODES, errorMessage, iso, toAmount } from './helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -121,13 +122,6 @@ const MAX_SUSPICIOUS_RECORDS = 5;
 /** Transaction Status values that say the transaction exists and did not complete. */
 const NOT_COMPLETED = ['failed', 'declined', 'cancelled', 'reversed'];
 
-/**
- * Transaction Status ResultCodes about the initiator (invalid, locked, lacking the role), not about the
- * transaction: the lookup itself failed, so they confirm nothing. The set of INITIATOR_RESULT_CODES in
- * src/lookups/results.ts (workflow code imports only src/domain).
- */
-const LOOKUP_FAILED_CODES = ['2001', '8006', '21'];
-
 // ---------------------------------------------------------------------------------------------
 
 type InitiationOutcome = 'accepted' | 'ambiguous' | 'rejected';
@@ -145,19 +139,6 @@ interface StatusChange {
   completedAt?: string | undefined;
   /** Who takes the payout out of `needs_review`; `reconciliation` when unset. */
   resolvedBy?: ResolvedBy;
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.message}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Daraja amounts may arrive as `100` or `"100.00"`; anything else is kept as NaN (≠ any amount). */
-function toAmount(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  return typeof v === 'number' ? v : Number(v);
 }
 
 const optString = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));

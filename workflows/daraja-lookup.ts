@@ -20,6 +20,7 @@ import {
   LOOKUP_NOT_SENT,
   type LookupResultSignal,
 } from '../src/domain/lookup';
+import { errorMessage } from './helpers';
 
 /** Daraja's Result, parsed by the hook route. */
 export const lookupResultSignal = defineSignal<[LookupResultSignal]>('lookupResult');
@@ -158,11 +159,6 @@ export async function darajaLookup(input: DarajaLookupInput): Promise<DarajaLook
 
 function label(input: DarajaLookupInput): string {
   return input.kind === 'account_balance' ? 'balance request' : 'transaction status request';
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.message}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Fails the workflow (not the task) on input no API would send. */

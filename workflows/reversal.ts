@@ -38,6 +38,7 @@ import {
 } from '../src/domain/reversal';
 import { MalipoStatus } from '../src/domain/search-attributes';
 import { ensureSearchAttributes } from './search-attributes';
+import { LOOKUP_FAILED_CODES, errorMessage, iso, toAmount } from './helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -93,9 +94,6 @@ const { recordReversalStatus } = proxyLocalActivities<ReversalActivities>({
 /** Transaction Status values that say the transaction exists and did not complete. */
 const NOT_COMPLETED = ['failed', 'declined', 'cancelled'];
 
-/** Transaction Status ResultCodes about the initiator, not the transaction: they confirm nothing. */
-const LOOKUP_FAILED_CODES = ['2001', '8006', '21'];
-
 type InitiationOutcome = 'accepted' | 'ambiguous' | 'rejected';
 
 interface StatusChange {
@@ -107,19 +105,6 @@ interface StatusChange {
   resultCode?: string | undefined;
   resultDesc?: string | undefined;
   mpesaReceipt?: string | undefined;
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.message}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Amounts may arrive as `100` or `"100.00"`; anything else is NaN (equal to no amount). */
-function toAmount(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  return typeof v === 'number' ? v : Number(v);
 }
 
 const optString = (v: unknown): string | undefined =>

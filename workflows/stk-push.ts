@@ -56,6 +56,7 @@ import {
   type StkPaymentState,
   type StkPushInput,
 } from '../src/domain/stk';
+import { errorMessage, iso } from './helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -190,13 +191,6 @@ const PATCH_LOCAL_INITIATION = 'stk-push-local-initiation';
 const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
 /** Marker of the change that keeps querying through the grace window after an unanswered deadline. */
 const PATCH_QUERY_IN_GRACE = 'query-in-grace-after-timeout';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return `${err.message}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
-}
 
 export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   // Rule: decided once, before any command, and used for every push of this run (re-pushes after a
