@@ -6,8 +6,10 @@
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import { channelIdFromSegment, verifyC2bToken } from '../c2b/urls';
+import { type AsyncResult, parseAsyncResult } from '../daraja/callbacks';
 import { MalipoError } from '../domain/errors';
 import { type CallbackPurpose, verifyCallbackToken } from '../payments/callback-token';
+import { type PaymentRepository, withoutNul } from '../payments/repository';
 import { ipRateLimit, type RateLimitStore } from './middleware/rate-limit';
 
 /** Daraja's "received" answer: sent once the token is valid, whatever the body held. */
@@ -30,6 +32,54 @@ export function assertHookToken(
   if (verifyCallbackToken(secret, purpose, id, token)) return;
   req.log?.warn({ purpose, id }, 'Daraja hook with a wrong token refused');
   throw new MalipoError('RESOURCE_NOT_FOUND', `No route for POST ${req.path.replace(token, '…')}`);
+}
+
+/** A Result on an asynchronous Daraja hook (B2C, Reversal, their Transaction Status), parsed. */
+export interface AsyncHookResult {
+  /** The body without NUL characters, as kept with the signal. */
+  clean: unknown;
+  result: AsyncResult;
+  /** The fields every kind of signal carries. */
+  common: { resultCode: string; resultDesc: string; conversationId?: string };
+}
+
+/**
+ * What the asynchronous Result hooks do first: check the token, scrub NULs and parse tolerantly. An
+ * unparseable body is kept in the callback inbox (`<purpose>_<kind>`) with a log line and answers
+ * undefined, so the route still acknowledges Daraja.
+ */
+export async function readAsyncResultHook(
+  req: Request,
+  deps: { callbackSecret: string; payments: { repo: Pick<PaymentRepository, 'toInbox'> } },
+  hook: { purpose: 'b2c' | 'reversal'; idKey: string; id: string; token: string; kind: string },
+  body: unknown,
+): Promise<AsyncHookResult | undefined> {
+  assertHookToken(req, deps.callbackSecret, hook.purpose, hook.id, hook.token);
+  const clean = withoutNul(body);
+  const parsed = parseAsyncResult(clean);
+  if (!parsed.ok) {
+    await deps.payments.repo.toInbox(
+      `${hook.purpose}_${hook.kind}`,
+      hook.id,
+      clean,
+      `unparseable: ${parsed.error}`,
+    );
+    req.log?.warn(
+      { [hook.idKey]: hook.id, kind: hook.kind },
+      `unparseable ${hook.purpose} callback kept in the inbox`,
+    );
+    return undefined;
+  }
+  const r = parsed.value;
+  return {
+    clean,
+    result: r,
+    common: {
+      resultCode: r.resultCode,
+      resultDesc: r.resultDesc,
+      ...(r.conversationId ? { conversationId: r.conversationId } : {}),
+    },
+  };
 }
 
 /**

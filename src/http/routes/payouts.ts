@@ -5,14 +5,13 @@
  * ResultURL of the payout's Transaction Status lookups).
  */
 import { z } from 'zod';
-import { b2cResultDetails, parseAsyncResult, transactionStatusDetails } from '../../daraja/callbacks';
+import { b2cResultDetails, transactionStatusDetails } from '../../daraja/callbacks';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { PAYMENT_STATUSES } from '../../domain/payment';
 import { PAYOUT_COMMANDS, PAYOUT_FAILURE_REASONS, PAYOUT_REVIEW_REASONS } from '../../domain/payout';
 import { normalizePhone } from '../../domain/phone';
-import { withoutNul } from '../../payments/repository';
 import { PAYOUT_CALLBACK_KINDS } from '../../payouts/callback-paths';
-import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
+import { DARAJA_ACK, darajaAckResponses, readAsyncResultHook } from '../hooks';
 import { defineRoute } from '../route';
 import { idParams, Timestamp, cursorParam, ChannelIdSchema } from '../schemas';
 import { fieldError, idempotencyKeyOf, metadataSchema } from './payments';
@@ -231,28 +230,14 @@ export const payoutCallbackRoute = defineRoute({
   responses: darajaAckResponses,
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, params, body, req, reply }) => {
-    assertHookToken(req, deps.callbackSecret, 'b2c', params.payoutId, params.token);
-    const clean = withoutNul(body);
-    const parsed = parseAsyncResult(clean);
-    if (!parsed.ok) {
-      await deps.payments.repo.toInbox(
-        `b2c_${params.kind}`,
-        params.payoutId,
-        clean,
-        `unparseable: ${parsed.error}`,
-      );
-      req.log?.warn(
-        { payoutId: params.payoutId, kind: params.kind },
-        'unparseable b2c callback kept in the inbox',
-      );
-      return reply(200, DARAJA_ACK);
-    }
-    const r = parsed.value;
-    const common = {
-      resultCode: r.resultCode,
-      resultDesc: r.resultDesc,
-      ...(r.conversationId ? { conversationId: r.conversationId } : {}),
-    };
+    const hook = await readAsyncResultHook(
+      req,
+      deps,
+      { purpose: 'b2c', idKey: 'payoutId', id: params.payoutId, token: params.token, kind: params.kind },
+      body,
+    );
+    if (!hook) return reply(200, DARAJA_ACK);
+    const { clean, result: r, common } = hook;
     let outcome: 'signalled' | 'inbox';
     if (params.kind === 'status') {
       const d = transactionStatusDetails(r);

@@ -6,15 +6,14 @@
  * ResultURL of the reversal's Transaction Status lookups).
  */
 import { z } from 'zod';
-import { parseAsyncResult, reversalResultDetails, transactionStatusDetails } from '../../daraja/callbacks';
+import { reversalResultDetails, transactionStatusDetails } from '../../daraja/callbacks';
 import { MAX_TRANSACTION_KES, parseAmount } from '../../domain/money';
 import { PAYMENT_STATUSES } from '../../domain/payment';
 import { REVERSAL_FAILURE_REASONS, REVERSAL_REVIEW_REASONS } from '../../domain/reversal';
-import { withoutNul } from '../../payments/repository';
 import { REVERSAL_CALLBACK_KINDS } from '../../reversals/callback-paths';
 import { ReversalService } from '../../reversals/service';
 import type { AppDeps } from '../app';
-import { assertHookToken, DARAJA_ACK, darajaAckResponses } from '../hooks';
+import { DARAJA_ACK, darajaAckResponses, readAsyncResultHook } from '../hooks';
 import { defineRoute } from '../route';
 import { cursorParam, idParams, safeText, Timestamp } from '../schemas';
 import { fieldError, idempotencyKeyOf } from './payments';
@@ -185,29 +184,21 @@ export const reversalCallbackRoute = defineRoute({
   responses: darajaAckResponses,
   errors: ['RESOURCE_NOT_FOUND'],
   handler: async ({ deps, params, body, req, reply }) => {
-    assertHookToken(req, deps.callbackSecret, 'reversal', params.reversalId, params.token);
-    const clean = withoutNul(body);
+    const hook = await readAsyncResultHook(
+      req,
+      deps,
+      {
+        purpose: 'reversal',
+        idKey: 'reversalId',
+        id: params.reversalId,
+        token: params.token,
+        kind: params.kind,
+      },
+      body,
+    );
+    if (!hook) return reply(200, DARAJA_ACK);
     const service = reversalServiceOf(deps);
-    const parsed = parseAsyncResult(clean);
-    if (!parsed.ok) {
-      await deps.payments.repo.toInbox(
-        `reversal_${params.kind}`,
-        params.reversalId,
-        clean,
-        `unparseable: ${parsed.error}`,
-      );
-      req.log?.warn(
-        { reversalId: params.reversalId, kind: params.kind },
-        'unparseable reversal callback kept in the inbox',
-      );
-      return reply(200, DARAJA_ACK);
-    }
-    const r = parsed.value;
-    const common = {
-      resultCode: r.resultCode,
-      resultDesc: r.resultDesc,
-      ...(r.conversationId ? { conversationId: r.conversationId } : {}),
-    };
+    const { clean, result: r, common } = hook;
     let outcome: 'signalled' | 'inbox';
     if (params.kind === 'status') {
       const d = transactionStatusDetails(r);
