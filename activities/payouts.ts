@@ -4,15 +4,13 @@
  * here, and the ResultURL tokens are minted here, so neither enters workflow history.
  */
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
-import { DarajaError, DarajaInputError } from '../src/daraja';
 import { securityCredentialFor } from '../src/daraja/certificates';
-import { MalipoError } from '../src/domain/errors';
 import { maskPhone } from '../src/domain/phone';
 import { payoutCallbackPath } from '../src/payouts/callback-paths';
 import { PaymentRepository } from '../src/payments/repository';
 import { PayoutRepository } from '../src/payouts/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
-import { type DarajaActivityDeps, darajaClientFor } from './daraja';
+import { type DarajaActivityDeps, darajaClientFor, sendFailure } from './daraja';
 import {
   type InitiateB2cPayoutInput,
   type InitiateB2cPayoutResult,
@@ -124,40 +122,13 @@ export function createPayoutActivities(deps: PayoutActivityDeps): PayoutActiviti
           originatorConversationId: ack.originatorConversationId || input.payoutId,
         };
       } catch (err) {
-        if (
-          err instanceof DarajaInputError ||
-          (err instanceof MalipoError && !(err instanceof DarajaError))
-        ) {
-          // refused by our own pre-send checks: nothing left the process
-          await repo.setRequestOutcome(input.payoutId, null);
-          return { kind: 'rejected', code: err.code, message: err.message };
-        }
-        if (err instanceof DarajaError) {
-          switch (err.kind) {
-            case 'not_sent':
-              await repo.setRequestOutcome(input.payoutId, null);
-              throw ApplicationFailure.retryable(
-                `payout not sent: ${err.message}`,
-                PAYOUT_INITIATION_ERRORS.notSent,
-              );
-            case 'rejected':
-              // A 5xx is never a rejection we can trust: the request may have been processed.
-              if ((err.httpStatus ?? 0) >= 500) break;
-              await repo.setRequestOutcome(input.payoutId, 'rejected');
-              log.info({ code: err.errorCode, status: err.httpStatus }, 'b2c payout request rejected');
-              return {
-                kind: 'rejected',
-                code: err.errorCode ?? String(err.httpStatus ?? 'unknown'),
-                message: err.errorMessage ?? err.message,
-              };
-            case 'ambiguous':
-              break;
-          }
-        }
-        await repo.setRequestOutcome(input.payoutId, 'ambiguous');
-        const reason = err instanceof Error ? err.message : String(err);
-        log.warn({ reason }, 'b2c payout request outcome unknown; it will not be sent again');
-        return { kind: 'ambiguous', reason };
+        return sendFailure(err, {
+          noun: 'payout',
+          notSentType: PAYOUT_INITIATION_ERRORS.notSent,
+          setOutcome: (outcome) => repo.setRequestOutcome(input.payoutId, outcome),
+          log,
+          logName: 'b2c payout request',
+        });
       }
     },
 

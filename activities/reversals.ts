@@ -4,14 +4,12 @@
  * here, and the ResultURL tokens are minted here, so neither enters workflow history.
  */
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
-import { DarajaError, DarajaInputError } from '../src/daraja';
 import { securityCredentialFor } from '../src/daraja/certificates';
-import { MalipoError } from '../src/domain/errors';
 import { PaymentRepository } from '../src/payments/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
 import { reversalCallbackPath } from '../src/reversals/callback-paths';
 import { ReversalRepository } from '../src/reversals/repository';
-import { type DarajaActivityDeps, darajaClientFor } from './daraja';
+import { type DarajaActivityDeps, darajaClientFor, sendFailure } from './daraja';
 import {
   type InitiateReversalInput,
   type InitiateReversalResult,
@@ -99,40 +97,13 @@ export function createReversalActivities(deps: ReversalActivityDeps): ReversalAc
           originatorConversationId: ack.originatorConversationId,
         };
       } catch (err) {
-        if (
-          err instanceof DarajaInputError ||
-          (err instanceof MalipoError && !(err instanceof DarajaError))
-        ) {
-          // refused by our own pre-send checks: nothing left the process
-          await repo.setRequestOutcome(input.reversalId, null);
-          return { kind: 'rejected', code: err.code, message: err.message };
-        }
-        if (err instanceof DarajaError) {
-          switch (err.kind) {
-            case 'not_sent':
-              await repo.setRequestOutcome(input.reversalId, null);
-              throw ApplicationFailure.retryable(
-                `reversal not sent: ${err.message}`,
-                REVERSAL_INITIATION_ERRORS.notSent,
-              );
-            case 'rejected':
-              // A 5xx is never a rejection we can trust: the request may have been processed.
-              if ((err.httpStatus ?? 0) >= 500) break;
-              await repo.setRequestOutcome(input.reversalId, 'rejected');
-              log.info({ code: err.errorCode, status: err.httpStatus }, 'reversal request rejected');
-              return {
-                kind: 'rejected',
-                code: err.errorCode ?? String(err.httpStatus ?? 'unknown'),
-                message: err.errorMessage ?? err.message,
-              };
-            case 'ambiguous':
-              break;
-          }
-        }
-        await repo.setRequestOutcome(input.reversalId, 'ambiguous');
-        const reason = err instanceof Error ? err.message : String(err);
-        log.warn({ reason }, 'reversal request outcome unknown; it will not be sent again');
-        return { kind: 'ambiguous', reason };
+        return sendFailure(err, {
+          noun: 'reversal',
+          notSentType: REVERSAL_INITIATION_ERRORS.notSent,
+          setOutcome: (outcome) => repo.setRequestOutcome(input.reversalId, outcome),
+          log,
+          logName: 'reversal request',
+        });
       }
     },
 
