@@ -71,121 +71,196 @@ const trustProxy = optionalString.transform((v, ctx): TrustProxy => {
   return list;
 });
 
-const EnvSchema = z.object({
-  PORT: port(3000),
-  HOST: z.string().default('127.0.0.1'),
-  MALIPO_MODE: z.enum(['development', 'production']).default('development'),
-  MALIPO_DATA_DIR: z.string().default('.data'),
-  MALIPO_PUBLIC_URL: optionalString.pipe(z.url().optional()),
-  MALIPO_ENCRYPTION_KEY: secret,
-  MALIPO_CALLBACK_SECRET: secret,
-  TEMPORAL_ADDRESS: optionalString,
-  TEMPORAL_NAMESPACE: z.string().default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().default('malipo'),
-  TEMPORAL_TLS_CERT_PATH: optionalString,
-  TEMPORAL_TLS_KEY_PATH: optionalString,
-  TEMPORAL_TLS_CA_PATH: optionalString,
-  TEMPORAL_TLS_SERVER_NAME: optionalString,
-  TEMPORAL_API_KEY: secret,
-  TEMPORAL_PORT: port(7233),
-  TEMPORAL_UI_PORT: port(8233),
-  DATABASE_URL: secret,
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  MALIPO_SANDBOX: bool(true),
-  /** Requests per minute per API key on payment and payout creation routes. */
-  MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: z.coerce.number().int().min(1).default(60),
-  /** Requests per minute per API key on every other authenticated route. */
-  MALIPO_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
-  /** How long POST /v1/payments/stk-push waits for Daraja's acceptance before answering `pending`. */
-  MALIPO_INITIATION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(8000),
-  /** Seconds after acceptance before a silent STK payment times out. */
-  MALIPO_STK_DEADLINE_SECONDS: z.coerce.number().int().min(30).max(3600).default(180),
-  /** Seconds a payment that did not succeed keeps listening for a late callback. */
-  MALIPO_STK_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(1800),
-  /** Confirm success callbacks by an STK query before believing them. */
-  MALIPO_STK_CONFIRM_SUCCESS: bool(true),
-  /** Seconds after acceptance before a silent STK payment's first STK query. */
-  MALIPO_STK_QUERY_FIRST_SECONDS: z.coerce.number().int().min(5).max(3600).default(20),
-  /**
-   * Cap in seconds on the interval between two STK queries of a pending payment (the interval grows
-   * ×1.5 from the first delay). At least MALIPO_STK_QUERY_FIRST_SECONDS.
-   */
-  MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(3600).default(60),
-  /**
-   * Total time one Daraja request may take before the client gives up. A push that times out after
-   * it was sent is ambiguous (never pushed again). Below the initiate activity's 60 s start-to-close.
-   */
-  MALIPO_DARAJA_TIMEOUT_MS: z.coerce.number().int().min(1000).max(50_000).default(30_000),
-  /** How long GET /v1/balance and POST /v1/transactions/status wait for Daraja's Result before a 504. */
-  MALIPO_LOOKUP_WAIT_MS: z.coerce.number().int().min(1000).max(120_000).default(30_000),
-  /** Payment submissions per minute per client IP on the public pay pages (page views and status polls: 10×). */
-  MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
-  /**
-   * Which proxies' X-Forwarded-For to believe for the client IP of the per-IP limits (express `trust proxy`).
-   * Off by default: believed blindly, a forged header would put each request in a fresh bucket.
-   */
-  MALIPO_TRUST_PROXY: trustProxy,
-  /** STK prompts one phone may get per hour through payment links, across links. */
-  MALIPO_PAY_PROMPTS_PER_PHONE_PER_HOUR: z.coerce.number().int().min(1).default(5),
-  /** STK prompts one payment link may send per minute, whoever asks. */
-  MALIPO_PAY_PROMPTS_PER_LINK_PER_MINUTE: z.coerce.number().int().min(1).default(30),
-  /** `auto`: in memory for one process, PostgreSQL when DATABASE_URL is set (several API processes share it). */
-  MALIPO_RATE_LIMIT_STORE: z.enum(['auto', 'memory', 'postgres']).default('auto'),
-  /**
-   * Test-only: multiplies every wait of the webhook retry schedule (0.001 turns 5 s, 5 min, 30 min
-   * into 5 ms, 300 ms, 1.8 s). Passed to each delivery workflow in its input. Must be 1 in production mode.
-   */
-  MALIPO_WEBHOOK_SCHEDULE_SCALE: z.coerce.number().positive().max(1).default(1),
-  /**
-   * Workflows the worker keeps in its sticky cache (`maxCachedWorkflows`). Unset: the Temporal SDK's
-   * default, sized from the V8 heap limit. Bounds the worker's memory; an evicted workflow is replayed
-   * from its history on its next task.
-   */
-  MALIPO_WORKER_MAX_CACHED_WORKFLOWS: optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
-  /**
-   * Hosts beyond Safaricom's own that production and safaricom-sandbox channels may name as their base
-   * URL (comma-separated host names, e.g. an egress proxy). They still pass the outbound SSRF guard.
-   */
-  MALIPO_DARAJA_ALLOWED_HOSTS: optionalString.pipe(
-    z
-      .string()
-      .optional()
-      .transform((v) =>
-        (v ?? '')
-          .split(',')
-          .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
-          .filter((h) => h !== ''),
-      )
-      .pipe(
-        z.array(
-          z
-            .string()
-            .regex(
-              /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$|^[0-9a-f:.]+$/,
-              {
-                message: 'each entry must be a host name (no scheme, port or path)',
-              },
-            ),
-        ),
-      ),
+/**
+ * One variable's documentation, which `npm run docs:config` writes into docs/configuration.md:
+ * what it means and, where the schema has no plain default, what applies when it is unset.
+ */
+function doc<T extends z.ZodType>(schema: T, description: string, unset?: string): T {
+  return schema.meta(unset === undefined ? { description } : { description, unset });
+}
+
+export const EnvSchema = z.object({
+  PORT: doc(port(3000), 'HTTP port of the API.'),
+  HOST: doc(z.string().default('127.0.0.1'), 'Interface the API binds to.'),
+  MALIPO_MODE: doc(
+    z.enum(['development', 'production']).default('development'),
+    '`development` or `production`. Production requires `MALIPO_PUBLIC_URL` and `MALIPO_ENCRYPTION_KEY`, never mounts the sandbox and never creates demo credentials.',
   ),
-  /**
-   * Requests per minute per client IP to /hooks/daraja/… that carry no valid token (429 beyond). A
-   * request with a valid token is never counted nor refused.
-   */
-  MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
-  /** Dashboard sign-up: `open` (anyone creates a merchant) or `closed` (operator invites). Default: open in development, closed in production. */
-  MALIPO_SIGNUP: z.enum(['open', 'closed']).optional(),
-  /** The Temporal UI the dashboard links payments to. Default in development: the embedded UI on TEMPORAL_UI_PORT. */
-  MALIPO_TEMPORAL_UI_URL: optionalString.pipe(z.url().optional()),
-  /** Seconds a payout waits for its ResultURL/QueueTimeOutURL callback before asking Transaction Status. */
-  MALIPO_PAYOUT_RESULT_WAIT_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
-  /** Seconds each Transaction Status request of a payout waits for its own Result. */
-  MALIPO_PAYOUT_STATUS_WAIT_SECONDS: z.coerce.number().int().min(5).max(600).default(60),
-  /** Seconds between a payout's Transaction Status requests (doubling each time). */
-  MALIPO_PAYOUT_STATUS_RETRY_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
-  /** Seconds a `needs_review` payout keeps listening for a late Result that settles it. */
-  MALIPO_PAYOUT_GRACE_SECONDS: z.coerce.number().int().min(0).max(604_800).default(86_400),
+  MALIPO_DATA_DIR: doc(
+    z.string().default('.data'),
+    'The embedded database, the Temporal SQLite file and generated development secrets.',
+  ),
+  MALIPO_PUBLIC_URL: doc(
+    optionalString.pipe(z.url().optional()),
+    'The base URL Daraja calls back and links point to.',
+    '`http://127.0.0.1:$PORT`',
+  ),
+  MALIPO_ENCRYPTION_KEY: doc(
+    secret,
+    '32 bytes (64 hex or 44 base64 characters); seals channel credentials and webhook secrets with AES-256-GCM.',
+    'generated into the data dir in development',
+  ),
+  MALIPO_CALLBACK_SECRET: doc(
+    secret,
+    'Server secret of the tokens in Daraja callback URLs.',
+    'derived from the encryption key',
+  ),
+  TEMPORAL_ADDRESS: doc(
+    optionalString,
+    'Unset: `malipo dev` starts the embedded dev server; set: connect to this cluster (`host:port`).',
+  ),
+  TEMPORAL_NAMESPACE: doc(z.string().default('default'), 'Temporal namespace.'),
+  TEMPORAL_TASK_QUEUE: doc(z.string().default('malipo'), 'Task queue of the worker.'),
+  TEMPORAL_TLS_CERT_PATH: doc(
+    optionalString,
+    'mTLS client certificate for a self-hosted cluster (set together with `TEMPORAL_TLS_KEY_PATH`).',
+  ),
+  TEMPORAL_TLS_KEY_PATH: doc(
+    optionalString,
+    'mTLS client key for a self-hosted cluster (set together with `TEMPORAL_TLS_CERT_PATH`).',
+  ),
+  TEMPORAL_TLS_CA_PATH: doc(optionalString, 'Custom CA for mTLS.'),
+  TEMPORAL_TLS_SERVER_NAME: doc(optionalString, 'Server name for mTLS.'),
+  TEMPORAL_API_KEY: doc(secret, 'API key for Temporal Cloud (implies TLS).'),
+  TEMPORAL_PORT: doc(port(7233), 'gRPC port of the embedded dev server.'),
+  TEMPORAL_UI_PORT: doc(port(8233), 'Temporal UI port of the embedded dev server.'),
+  DATABASE_URL: doc(secret, '`postgres://…` for PostgreSQL; unset uses PGlite under `$MALIPO_DATA_DIR/db`.'),
+  LOG_LEVEL: doc(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    '`fatal` … `trace`, or `silent`.',
+  ),
+  MALIPO_SANDBOX: doc(
+    bool(true),
+    'Mount the Daraja simulator at `/sandbox` (development mode only).',
+    '`true`',
+  ),
+  MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: doc(
+    z.coerce.number().int().min(1).default(60),
+    'Requests per minute per API key on payment and payout creation routes.',
+  ),
+  MALIPO_RATE_LIMIT_PER_MINUTE: doc(
+    z.coerce.number().int().min(1).default(120),
+    'Requests per minute per API key on every other authenticated route.',
+  ),
+  MALIPO_INITIATION_WAIT_MS: doc(
+    z.coerce.number().int().min(0).max(60_000).default(8000),
+    "How long `POST /v1/payments/stk-push` waits for Daraja's acceptance before answering `pending` without a `checkoutRequestId`.",
+  ),
+  MALIPO_STK_DEADLINE_SECONDS: doc(
+    z.coerce.number().int().min(30).max(3600).default(180),
+    'A payment with no final answer this long after acceptance times out.',
+  ),
+  MALIPO_STK_GRACE_SECONDS: doc(
+    z.coerce.number().int().min(0).max(86_400).default(1800),
+    'A payment that did not succeed keeps listening this long for a late callback.',
+  ),
+  MALIPO_STK_CONFIRM_SUCCESS: doc(
+    bool(true),
+    'Confirm success callbacks by an STK query before believing them.',
+    '`true`',
+  ),
+  MALIPO_STK_QUERY_FIRST_SECONDS: doc(
+    z.coerce.number().int().min(5).max(3600).default(20),
+    'Seconds after Daraja accepts a push before the first STK query of a payment with no callback yet; see [How often a pending payment asks Daraja](#how-often-a-pending-payment-asks-daraja).',
+  ),
+  MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: doc(
+    z.coerce.number().int().min(10).max(3600).default(60),
+    'Cap on the interval between two STK queries of a pending payment, which grows ×1.5 from the first delay; at least `MALIPO_STK_QUERY_FIRST_SECONDS`.',
+  ),
+  MALIPO_DARAJA_TIMEOUT_MS: doc(
+    z.coerce.number().int().min(1000).max(50_000).default(30_000),
+    "Total time one Daraja request may take before the client gives up. A push that times out after it was sent is ambiguous and never sent again. Below the initiate activity's 60 s start-to-close.",
+  ),
+  MALIPO_LOOKUP_WAIT_MS: doc(
+    z.coerce.number().int().min(1000).max(120_000).default(30_000),
+    "How long `GET /v1/balance` and `POST /v1/transactions/status` wait for Daraja's Result before answering 504.",
+  ),
+  MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE: doc(
+    z.coerce.number().int().min(1).default(20),
+    'Payment submissions per minute per client IP on the public pay pages (page views and status polls: 10×).',
+  ),
+  MALIPO_TRUST_PROXY: doc(
+    trustProxy,
+    "Which proxies' `X-Forwarded-For` gives the client IP of the per-IP limits (express `trust proxy`): `false`, a hop count (1–10), or proxy addresses/CIDRs, comma-separated; see [Behind a proxy](#behind-a-proxy-malipo_trust_proxy).",
+    '`false`',
+  ),
+  MALIPO_PAY_PROMPTS_PER_PHONE_PER_HOUR: doc(
+    z.coerce.number().int().min(1).default(5),
+    'STK prompts one phone may get through payment links per clock hour, across links.',
+  ),
+  MALIPO_PAY_PROMPTS_PER_LINK_PER_MINUTE: doc(
+    z.coerce.number().int().min(1).default(30),
+    'STK prompts one payment link may send per minute, whoever asks.',
+  ),
+  MALIPO_RATE_LIMIT_STORE: doc(
+    z.enum(['auto', 'memory', 'postgres']).default('auto'),
+    '`memory`, `postgres`, or `auto`: in memory for one process, PostgreSQL when `DATABASE_URL` is set (so several API processes share the counters).',
+  ),
+  MALIPO_WEBHOOK_SCHEDULE_SCALE: doc(
+    z.coerce.number().positive().max(1).default(1),
+    'Tests only: multiplies every wait of the webhook retry schedule (0.001 turns 5 s, 5 min, 30 min into 5 ms, 300 ms, 1.8 s); passed to each delivery workflow in its input. Refused in production mode unless 1.',
+  ),
+  MALIPO_WORKER_MAX_CACHED_WORKFLOWS: doc(
+    optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
+    'Workflows the worker keeps in its sticky cache (`maxCachedWorkflows`, a positive integer); bounds its memory, and an evicted workflow is replayed from its history on its next task. See [How much the worker keeps in memory](#how-much-the-worker-keeps-in-memory).',
+    "the Temporal SDK's, from the V8 heap limit",
+  ),
+  MALIPO_DARAJA_ALLOWED_HOSTS: doc(
+    optionalString.pipe(
+      z
+        .string()
+        .optional()
+        .transform((v) =>
+          (v ?? '')
+            .split(',')
+            .map((h) => h.trim().toLowerCase().replace(/\.$/, ''))
+            .filter((h) => h !== ''),
+        )
+        .pipe(
+          z.array(
+            z
+              .string()
+              .regex(
+                /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$|^[0-9a-f:.]+$/,
+                {
+                  message: 'each entry must be a host name (no scheme, port or path)',
+                },
+              ),
+          ),
+        ),
+    ),
+    "Host names (comma-separated) besides Safaricom's own that `production` and `safaricom-sandbox` channels may name in their `baseUrl`, e.g. an egress proxy. They still pass the outbound SSRF guard; see [Channels](api/channels.md).",
+  ),
+  MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: doc(
+    z.coerce.number().int().min(1).default(30),
+    'Requests per minute per client IP to `/hooks/daraja/…` that carry no valid token (429 beyond). A request with a valid token is never counted nor refused.',
+  ),
+  MALIPO_SIGNUP: doc(
+    z.enum(['open', 'closed']).optional(),
+    'Dashboard sign-up: `open` (anyone creates a merchant and its owner) or `closed` (people join through `malipo admin merchant invite`).',
+    '`open` in development, `closed` in production',
+  ),
+  MALIPO_TEMPORAL_UI_URL: doc(
+    optionalString.pipe(z.url().optional()),
+    "The Temporal UI the dashboard links each payment's workflow to (namespace `TEMPORAL_NAMESPACE`); unset: no link.",
+    '`http://127.0.0.1:$TEMPORAL_UI_PORT` in development, unset in production',
+  ),
+  MALIPO_PAYOUT_RESULT_WAIT_SECONDS: doc(
+    z.coerce.number().int().min(5).max(3600).default(120),
+    'Seconds a payout waits for its ResultURL/QueueTimeOutURL callback before asking Transaction Status.',
+  ),
+  MALIPO_PAYOUT_STATUS_WAIT_SECONDS: doc(
+    z.coerce.number().int().min(5).max(600).default(60),
+    'Seconds each Transaction Status request of a payout waits for its own Result.',
+  ),
+  MALIPO_PAYOUT_STATUS_RETRY_SECONDS: doc(
+    z.coerce.number().int().min(1).max(3600).default(30),
+    "Seconds between a payout's Transaction Status requests (doubling each time).",
+  ),
+  MALIPO_PAYOUT_GRACE_SECONDS: doc(
+    z.coerce.number().int().min(0).max(604_800).default(86_400),
+    'Seconds a `needs_review` payout keeps listening for a late Result that settles it.',
+  ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
