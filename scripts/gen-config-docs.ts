@@ -32,13 +32,18 @@ function allowedValues(s: z.ZodType): string | undefined {
         .map((v) => `\`${v}\``)
         .join(', ');
     case 'number': {
-      const n = s as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
-      const kind = n.isInt ? 'integer' : 'number';
-      const finite = (v: number | null) => v !== null && Number.isFinite(v) && Math.abs(v) < 2 ** 52;
-      if (finite(n.minValue) && finite(n.maxValue)) return `${kind} ${n.minValue}–${n.maxValue}`;
-      if (finite(n.minValue)) return `${kind} ≥ ${n.minValue}`;
-      if (finite(n.maxValue)) return `${kind} ≤ ${n.maxValue}`;
-      return def.checks?.some((c: Def) => c._zod?.def?.check === 'greater_than') ? `${kind} > 0` : kind;
+      const kind = (s as unknown as { isInt: boolean }).isInt ? 'integer' : 'number';
+      const bounds = (def.checks ?? []).map(
+        (c: Def) => c._zod.def as { check: string; value: number; inclusive: boolean },
+      );
+      const lo = bounds.find((b: { check: string }) => b.check === 'greater_than');
+      const hi = bounds.find((b: { check: string }) => b.check === 'less_than');
+      if (lo && hi && lo.inclusive && hi.inclusive) return `${kind} ${lo.value}–${hi.value}`;
+      const parts = [
+        lo ? `${lo.inclusive ? '≥' : '>'} ${lo.value}` : undefined,
+        hi ? `${hi.inclusive ? '≤' : '<'} ${hi.value}` : undefined,
+      ].filter((p) => p !== undefined);
+      return parts.length === 0 ? kind : `${kind} ${parts.join(', ')}`;
     }
     case 'string':
       return def.format === 'url' ? 'URL' : undefined;
