@@ -28,7 +28,11 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const secret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
-const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+/** An integer setting in [min, max] with a default. */
+const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+/** An integer setting of at least 1 (a count or a limit) with a default. */
+const positiveInt = (def: number) => z.coerce.number().int().min(1).default(def);
+const port = (def: number) => int(0, 65535, def);
 const bool = (def: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -135,23 +139,23 @@ export const EnvSchema = z.object({
     '`true`',
   ),
   MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: doc(
-    z.coerce.number().int().min(1).default(60),
+    positiveInt(60),
     'Requests per minute per API key on payment and payout creation routes.',
   ),
   MALIPO_RATE_LIMIT_PER_MINUTE: doc(
-    z.coerce.number().int().min(1).default(120),
+    positiveInt(120),
     'Requests per minute per API key on every other authenticated route.',
   ),
   MALIPO_INITIATION_WAIT_MS: doc(
-    z.coerce.number().int().min(0).max(60_000).default(8000),
+    int(0, 60_000, 8000),
     "How long `POST /v1/payments/stk-push` waits for Daraja's acceptance before answering `pending` without a `checkoutRequestId`.",
   ),
   MALIPO_STK_DEADLINE_SECONDS: doc(
-    z.coerce.number().int().min(30).max(3600).default(180),
+    int(30, 3600, 180),
     'A payment with no final answer this long after acceptance times out.',
   ),
   MALIPO_STK_GRACE_SECONDS: doc(
-    z.coerce.number().int().min(0).max(86_400).default(1800),
+    int(0, 86_400, 1800),
     'A payment that did not succeed keeps listening this long for a late callback.',
   ),
   MALIPO_STK_CONFIRM_SUCCESS: doc(
@@ -160,23 +164,23 @@ export const EnvSchema = z.object({
     '`true`',
   ),
   MALIPO_STK_QUERY_FIRST_SECONDS: doc(
-    z.coerce.number().int().min(5).max(3600).default(20),
+    int(5, 3600, 20),
     'Seconds after Daraja accepts a push before the first STK query of a payment with no callback yet; see [How often a pending payment asks Daraja](#how-often-a-pending-payment-asks-daraja).',
   ),
   MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS: doc(
-    z.coerce.number().int().min(10).max(3600).default(60),
+    int(10, 3600, 60),
     'Cap on the interval between two STK queries of a pending payment, which grows ×1.5 from the first delay; at least `MALIPO_STK_QUERY_FIRST_SECONDS`.',
   ),
   MALIPO_DARAJA_TIMEOUT_MS: doc(
-    z.coerce.number().int().min(1000).max(50_000).default(30_000),
+    int(1000, 50_000, 30_000),
     "Total time one Daraja request may take before the client gives up. A push that times out after it was sent is ambiguous and never sent again. Below the initiate activity's 60 s start-to-close.",
   ),
   MALIPO_LOOKUP_WAIT_MS: doc(
-    z.coerce.number().int().min(1000).max(120_000).default(30_000),
+    int(1000, 120_000, 30_000),
     "How long `GET /v1/balance` and `POST /v1/transactions/status` wait for Daraja's Result before answering 504.",
   ),
   MALIPO_PUBLIC_RATE_LIMIT_PER_MINUTE: doc(
-    z.coerce.number().int().min(1).default(20),
+    positiveInt(20),
     'Payment submissions per minute per client IP on the public pay pages (page views and status polls: 10×).',
   ),
   MALIPO_TRUST_PROXY: doc(
@@ -185,11 +189,11 @@ export const EnvSchema = z.object({
     '`false`',
   ),
   MALIPO_PAY_PROMPTS_PER_PHONE_PER_HOUR: doc(
-    z.coerce.number().int().min(1).default(5),
+    positiveInt(5),
     'STK prompts one phone may get through payment links per clock hour, across links.',
   ),
   MALIPO_PAY_PROMPTS_PER_LINK_PER_MINUTE: doc(
-    z.coerce.number().int().min(1).default(30),
+    positiveInt(30),
     'STK prompts one payment link may send per minute, whoever asks.',
   ),
   MALIPO_RATE_LIMIT_STORE: doc(
@@ -232,7 +236,7 @@ export const EnvSchema = z.object({
     "Host names (comma-separated) besides Safaricom's own that `production` and `safaricom-sandbox` channels may name in their `baseUrl`, e.g. an egress proxy. They still pass the outbound SSRF guard; see [Channels](api/channels.md).",
   ),
   MALIPO_HOOK_RATE_LIMIT_PER_MINUTE: doc(
-    z.coerce.number().int().min(1).default(30),
+    positiveInt(30),
     'Requests per minute per client IP to `/hooks/daraja/…` that carry no valid token (429 beyond). A request with a valid token is never counted nor refused.',
   ),
   MALIPO_SIGNUP: doc(
@@ -246,19 +250,19 @@ export const EnvSchema = z.object({
     '`http://127.0.0.1:$TEMPORAL_UI_PORT` in development, unset in production',
   ),
   MALIPO_PAYOUT_RESULT_WAIT_SECONDS: doc(
-    z.coerce.number().int().min(5).max(3600).default(120),
+    int(5, 3600, 120),
     'Seconds a payout waits for its ResultURL/QueueTimeOutURL callback before asking Transaction Status.',
   ),
   MALIPO_PAYOUT_STATUS_WAIT_SECONDS: doc(
-    z.coerce.number().int().min(5).max(600).default(60),
+    int(5, 600, 60),
     'Seconds each Transaction Status request of a payout waits for its own Result.',
   ),
   MALIPO_PAYOUT_STATUS_RETRY_SECONDS: doc(
-    z.coerce.number().int().min(1).max(3600).default(30),
+    int(1, 3600, 30),
     "Seconds between a payout's Transaction Status requests (doubling each time).",
   ),
   MALIPO_PAYOUT_GRACE_SECONDS: doc(
-    z.coerce.number().int().min(0).max(604_800).default(86_400),
+    int(0, 604_800, 86_400),
     'Seconds a `needs_review` payout keeps listening for a late Result that settles it.',
   ),
 });
