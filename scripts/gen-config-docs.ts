@@ -5,6 +5,7 @@
  *   npm run docs:config -- --check exit 1 if the committed page differs from what the schema gives
  * test/unit/config-docs.test.ts runs the check, so the page cannot drift from the schema.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -127,14 +128,32 @@ export function renderConfigDocs(): string {
     const values = allowedValues(schema as z.ZodType) ?? 'text';
     return `| \`${name}\` | ${cell(shown)} | ${cell(values)} | ${cell(meta.description)} |`;
   });
-  return [
-    INTRO,
-    '| variable | default | values | meaning |',
-    '| --- | --- | --- | --- |',
-    ...rows,
-    '',
-    NOTES,
-  ].join('\n');
+  return biomeFormatted(
+    [
+      INTRO,
+      '| variable | default | values | meaning |',
+      '| --- | --- | --- | --- |',
+      ...rows,
+      '',
+      NOTES,
+    ].join('\n'),
+  );
+}
+
+/** The page as `biome format` leaves it (the repository's format check covers Markdown too). */
+function biomeFormatted(markdown: string): string {
+  const root = path.resolve(__dirname, '..');
+  const r = spawnSync(
+    path.join(root, 'node_modules', '.bin', 'biome'),
+    ['format', `--stdin-file-path=${CONFIG_DOCS_PATH}`],
+    {
+      cwd: root,
+      input: markdown,
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`biome format failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 if (require.main === module) {
