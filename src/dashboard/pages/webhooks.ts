@@ -87,7 +87,7 @@ function secretBody(e: EndpointWithSecret, note: SafeHtml): SafeHtml {
 <section class="card" id="endpoint-secret" aria-labelledby="secret-h"><h2 id="secret-h" class="mono">${e.url}</h2>
 ${shownOnce({ id: 'new-endpoint-secret', label: 'Signing secret', value: e.secret })}
 ${note}
-<p class="muted small">Verify each delivery's <span class="mono">Malipo-Signature</span> header with it (see docs/webhooks.md).</p>
+<p class="muted small">Verify each delivery with it: the <span class="mono">webhook-signature</span> header (Standard Webhooks) or <span class="mono">x-webhook-signature</span> (see docs/webhooks.md).</p>
 <p><a href="/dashboard/webhooks/${e.id}">Back to the endpoint</a></p></section>`;
 }
 
