@@ -36,7 +36,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { findSession, type Session } from '../accounts/sessions';
 import { canManageTeam } from '../accounts/roles';
 import { MalipoError } from '../domain/errors';
-import type { AppDeps } from '../http/app';
+import type { AppDeps } from '../http/deps';
 import { toMalipoError } from '../http/errors';
 import { html, type SafeHtml, strictCsp } from '../http/html';
 import { assertScope } from '../http/middleware/auth';
