@@ -2,7 +2,7 @@
  * The merchant dashboard under /dashboard: server-rendered pages over the same /v1 route definitions.
  *
  * How to add a page:
- * 1. Create `src/dashboard/pages/<area>.ts` exporting a `PageModule`:
+ * 1. Create `src/dashboard/pages/<area>.ts` exporting a `PageModule` (from `./page-types`):
  *
  *        export const payoutPages: PageModule = (pages) => {
  *          pages.get('/payouts', async (ctx) => {
