@@ -4,7 +4,7 @@
  * its handler, its response schema). What the API forbids, the dashboard cannot do, and the reverse.
  */
 import type { Request, Response } from 'express';
-import type { AppDeps } from '../http/app';
+import type { AppDeps } from '../http/deps';
 import { type InvokeResult, invokeRoute, type RouteDef } from '../http/route';
 import type { AuthContext } from '../platform/scopes';
 

@@ -7,7 +7,7 @@
 import { MalipoError } from '../domain/errors';
 import { html, type SafeHtml } from '../http/html';
 import { type FormErrors, formErrors, type NavArea } from './layout';
-import type { PageContext, PageResult } from './router';
+import type { PageContext, PageResult } from './page-types';
 
 export const PAGE_SIZE = 20;
 

@@ -2,7 +2,7 @@
  * The merchant dashboard under /dashboard: server-rendered pages over the same /v1 route definitions.
  *
  * How to add a page:
- * 1. Create `src/dashboard/pages/<area>.ts` exporting a `PageModule`:
+ * 1. Create `src/dashboard/pages/<area>.ts` exporting a `PageModule` (from `./page-types`):
  *
  *        export const payoutPages: PageModule = (pages) => {
  *          pages.get('/payouts', async (ctx) => {
@@ -36,13 +36,12 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { findSession, type Session } from '../accounts/sessions';
 import { canManageTeam } from '../accounts/roles';
 import { MalipoError } from '../domain/errors';
-import type { AppDeps } from '../http/app';
+import type { AppDeps } from '../http/deps';
 import { toMalipoError } from '../http/errors';
-import { html, type SafeHtml, strictCsp } from '../http/html';
+import { html, strictCsp } from '../http/html';
 import { assertScope } from '../http/middleware/auth';
-import type { AuthContext, Scope } from '../platform/scopes';
 import { DASHBOARD_CSS, DASHBOARD_ICON, DASHBOARD_JS } from './assets';
-import { authPage, type Flash, type FrameContext, page, type PageOptions } from './layout';
+import { authPage, type Flash, page } from './layout';
 import { accountPages } from './pages/account';
 import { linkPages } from './pages/links';
 import { channelPages } from './pages/channels';
@@ -62,6 +61,17 @@ import {
   firstValues,
   sameOrigin,
 } from './session';
+import type {
+  BaseContext,
+  PageContext,
+  PageHandler,
+  PageModule,
+  PageRegistry,
+  PageResult,
+  PublicContext,
+  PublicHandler,
+  RouteOptions,
+} from './page-types';
 
 const FLASH_COOKIE = 'malipo_flash';
 const FORM_LIMIT = '16kb';
@@ -79,75 +89,6 @@ export const PAGE_MODULES: PageModule[] = [
   channelPages,
   webhookPages,
 ];
-
-/** What a handler returns. */
-export type PageResult =
-  | { kind: 'html'; status: number; body: SafeHtml }
-  | { kind: 'redirect'; to: string }
-  | {
-      kind: 'raw';
-      status: number;
-      contentType: string;
-      body: string | Buffer;
-      headers?: Record<string, string>;
-    }
-  | { kind: 'sent' };
-
-interface BaseContext {
-  req: Request;
-  res: Response;
-  deps: AppDeps;
-  requestId: string;
-  /** Route params (`:id`). */
-  params: Record<string, string>;
-  /** Query string values (first value of each). */
-  query: Record<string, string>;
-  /** The posted form (first value of each field); `{}` on GET. */
-  form: Record<string, string>;
-  /** The hidden `_csrf` input every form of this page must carry. */
-  csrf: SafeHtml;
-  /** The request time (injectable in tests through deps.rateLimit.now). */
-  now: Date;
-  /** A message for the next page this browser loads (after a redirect). */
-  flash(kind: Flash['kind'], text: string): void;
-  redirect(to: string): PageResult;
-  raw(contentType: string, body: string | Buffer, headers?: Record<string, string>): PageResult;
-}
-
-/** A signed-in page's context. `auth` is what callApi checks. */
-export interface PageContext extends BaseContext, FrameContext {
-  session: Session;
-  auth: AuthContext;
-  render(opts: PageOptions, status?: number): PageResult;
-}
-
-/** A signed-out page's context; `session` is set when the browser is signed in anyway. */
-export interface PublicContext extends BaseContext {
-  session: Session | undefined;
-  flashMessage: Flash | undefined;
-  render(opts: { title: string; body: SafeHtml }, status?: number): PageResult;
-  /** Signs this browser in: a new session row and its cookie. */
-  setSessionCookie(token: string, expiresAt: Date): void;
-}
-
-export interface RouteOptions {
-  /** The scope the page needs (the API's rule: 403 MISSING_SCOPE without it). */
-  scope?: Scope;
-  /** Team management: owners only (403 FORBIDDEN otherwise). */
-  ownerOnly?: boolean;
-}
-
-export type PageHandler = (ctx: PageContext) => Promise<PageResult> | PageResult;
-export type PublicHandler = (ctx: PublicContext) => Promise<PageResult> | PageResult;
-
-export interface PageRegistry {
-  get(path: string, handler: PageHandler, opts?: RouteOptions): void;
-  post(path: string, handler: PageHandler, opts?: RouteOptions): void;
-  publicGet(path: string, handler: PublicHandler): void;
-  publicPost(path: string, handler: PublicHandler): void;
-}
-
-export type PageModule = (pages: PageRegistry) => void;
 
 export interface DashboardOptions {
   /** Modules beyond PAGE_MODULES (tests). */

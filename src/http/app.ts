@@ -1,14 +1,12 @@
 /** The express app: createApp(deps) wires middleware and routes; it holds no singletons. */
-import type { Client } from '@temporalio/client';
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config';
-import type { Db } from '../db';
 import { MalipoError } from '../domain/errors';
-import type { Logger } from '../logger';
 import { LastUsedTracker } from '../platform/keys';
 import type { SecretBox } from '../platform/secret-box';
+import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { hookRateLimit } from './hooks';
 import { authenticate } from './middleware/auth';
@@ -39,14 +37,14 @@ import { webhookRoutes } from './routes/webhooks';
 import { reportRoutes } from './routes/reports';
 import { paymentTimelineRoutes } from './routes/payment-timeline';
 import { createPayRouter } from '../links/router';
-import { createDashboardRouter, type PageModule } from '../dashboard/router';
+import type { PageModule } from '../dashboard/page-types';
+import { createDashboardRouter } from '../dashboard/router';
 import { PaymentService } from '../payments/service';
 import { PayoutService } from '../payouts/service';
 import { stkConfigFrom } from '../payments/settings';
 import { payoutConfigFrom } from '../payouts/settings';
-import { type DeliveryStarter, temporalDeliveryStarter } from '../webhooks/dispatch';
+import { temporalDeliveryStarter } from '../webhooks/dispatch';
 import { WebhookRepository } from '../webhooks/repository';
-import type { Resolver } from '../webhooks/ssrf';
 
 /** Every API route, in registration order. Add a route file's list here (see src/http/route.ts). */
 export const API_ROUTES: RouteDef[] = [
@@ -67,31 +65,10 @@ export const API_ROUTES: RouteDef[] = [
   ...resolutionRoutes,
 ];
 
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  temporal: Client;
-  logger: Logger;
-  /** The Daraja simulator, mounted at /sandbox in development mode. */
-  sandbox?: Router | undefined;
-  /** Seals and opens channel credentials and webhook secrets. */
-  secretBox: SecretBox;
-  /** Rate-limit store and clock; by default PostgreSQL when DATABASE_URL is set, else in memory. */
-  rateLimit?: { store?: RateLimitStore; now?: () => number } | undefined;
+/** createApp's own options on top of the dependencies every route sees. */
+export interface AppOptions extends AppDeps {
   /** Routes beyond API_ROUTES (tests mount throwing or creation-class routes here). */
   extraRoutes?: RouteDef[] | undefined;
-  /** The STK payment use cases. */
-  payments: PaymentService;
-  /** The B2C payout use cases. */
-  payouts: PayoutService;
-  /** Mints and checks the tokens in Daraja callback URLs. */
-  callbackSecret: string;
-  /** DNS for the outbound SSRF guard (webhook URLs, channel base URLs; tests inject one); the system resolver by default. */
-  webhookResolver?: Resolver | undefined;
-  /** Webhook endpoints, events and deliveries; the SSRF guard for saved URLs. */
-  webhooks: WebhookRepository;
-  /** Starts delivery workflows (redeliveries); a fake in route tests. */
-  deliveryStarter: DeliveryStarter;
   /** Dashboard page modules beyond the built-in ones (tests). */
   dashboardPages?: PageModule[] | undefined;
 }
@@ -99,7 +76,7 @@ export interface AppDeps {
 type Derived = 'payments' | 'payouts' | 'callbackSecret' | 'webhooks' | 'deliveryStarter';
 
 /** What createApp needs; the payment service, callback secret and webhook parts are derived when not given. */
-export type AppInput = Omit<AppDeps, Derived> & Partial<Pick<AppDeps, Derived>>;
+export type AppInput = Omit<AppOptions, Derived> & Partial<Pick<AppDeps, Derived>>;
 
 /** The callback-token secret: MALIPO_CALLBACK_SECRET, or one derived from the encryption key. */
 export function callbackSecretOf(config: Config, box: SecretBox): string {
@@ -134,7 +111,7 @@ const requireJson: RequestHandler = (req, _res, next) => {
 };
 
 export function createApp(input: AppInput): Express {
-  const deps: AppDeps = {
+  const deps: AppOptions = {
     ...input,
     callbackSecret: input.callbackSecret ?? callbackSecretOf(input.config, input.secretBox),
     payments:

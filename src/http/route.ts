@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { type ErrorCode, MalipoError } from '../domain/errors';
 import type { Actor } from '../platform/audit';
 import type { AuthContext, Scope } from '../platform/scopes';
-import type { AppDeps } from './app';
+import type { AppDeps } from './deps';
 import { parseOrThrow } from './errors';
 import { assertScope, authOf, requireScope } from './middleware/auth';
 import type { RateLimitClass } from './middleware/rate-limit';

@@ -11,7 +11,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { MalipoError } from '../domain/errors';
 import { sendError } from '../http/errors';
-import type { AppDeps } from '../http/app';
+import type { AppDeps } from '../http/deps';
 import { ipRateLimit, type RateLimitStore } from '../http/middleware/rate-limit';
 import { findMerchant } from '../platform/merchants';
 import { PAY_CSS, PAY_ICON, PAY_JS } from './assets';

@@ -17,7 +17,7 @@ import { createKeyRoute } from '../../src/http/routes/keys';
 import { html } from '../../src/http/html';
 import { callApi } from '../../src/dashboard/api';
 import { formErrors } from '../../src/dashboard/layout';
-import type { PageModule } from '../../src/dashboard/router';
+import type { PageModule } from '../../src/dashboard/page-types';
 import { testDatabases } from '../helpers/db';
 import { DashboardClient } from '../helpers/dashboard';
 import { startTestApp, type TestApp } from '../helpers/http';

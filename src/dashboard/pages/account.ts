@@ -20,7 +20,7 @@ import { findMerchant } from '../../platform/merchants';
 import { parseOrThrow } from '../../http/errors';
 import { html } from '../../http/html';
 import { field, formError, type FormErrors, formErrors } from '../layout';
-import type { PageModule, PublicContext } from '../router';
+import type { PageModule, PublicContext } from '../page-types';
 import { SESSION_COOKIE, safeNext } from '../session';
 
 const WRONG = 'The email or password is not right.';

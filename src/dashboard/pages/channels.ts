@@ -19,7 +19,7 @@ import { hasScope, type KeyEnvironment } from '../../platform/scopes';
 import { callApi } from '../api';
 import { checkbox, confirmPage, formFailure, listPage } from '../dev-pages';
 import { emptyState, type FormErrors, field, formError, nairobiTime, pager, select } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 type Channel = z.output<typeof ChannelSchema>;
 type ChannelTest = z.output<typeof ChannelTestSchema>;

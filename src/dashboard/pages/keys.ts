@@ -30,7 +30,7 @@ import {
   shownOnce,
 } from '../dev-pages';
 import { emptyState, type FormErrors, field, formError, nairobiTime, pager, select } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 type ApiKey = z.output<typeof ApiKeySchema>;
 type IssuedKey = z.output<typeof IssuedApiKeySchema>;

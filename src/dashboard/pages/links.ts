@@ -29,7 +29,7 @@ import {
   nairobiTime,
   pager,
 } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 type LinkAmount = number | { min: number; max: number };
 

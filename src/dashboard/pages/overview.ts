@@ -9,7 +9,7 @@ import { listPaymentsRoute, type PaymentSchema } from '../../http/routes/payment
 import { paymentSummaryRoute, type Summary } from '../../http/routes/reports';
 import { callApi } from '../api';
 import { emptyState, kes, nairobiTime, shortTime } from '../layout';
-import type { PageModule } from '../router';
+import type { PageModule } from '../page-types';
 
 type Payment = z.output<typeof PaymentSchema>;
 type PaymentList = { data: Payment[]; nextCursor: string | null };

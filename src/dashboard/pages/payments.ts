@@ -28,7 +28,7 @@ import {
   pager,
   select,
 } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 import { paymentRows, statusBadge } from './overview';
 
 type Payment = z.output<typeof PaymentSchema>;

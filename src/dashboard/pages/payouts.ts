@@ -34,7 +34,7 @@ import {
   pager,
   select,
 } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 import { safeEqual } from '../session';
 
 interface Payout {

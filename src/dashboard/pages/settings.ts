@@ -9,7 +9,7 @@ import { MalipoError } from '../../domain/errors';
 import { parseOrThrow } from '../../http/errors';
 import { html, type SafeHtml } from '../../http/html';
 import { field, formError, type FormErrors, formErrors, select } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 const ChangePasswordSchema = z
   .object({

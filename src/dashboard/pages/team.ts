@@ -13,7 +13,7 @@ import { MalipoError, notFound } from '../../domain/errors';
 import { parseOrThrow } from '../../http/errors';
 import { html, type SafeHtml } from '../../http/html';
 import { field, formError, type FormErrors, formErrors, select } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 const ROLE_TEXT: Record<Role, string> = {
   owner: 'Owner: everything, including the team',

@@ -26,7 +26,7 @@ import { WEBHOOK_EVENT_TYPES } from '../../webhooks/repository';
 import { callApi } from '../api';
 import { checkboxes, confirmPage, dash, formFailure, formValues, onceWarning, shownOnce } from '../dev-pages';
 import { emptyState, type FormErrors, field, formError, nairobiTime, pager, select } from '../layout';
-import type { PageContext, PageModule } from '../router';
+import type { PageContext, PageModule } from '../page-types';
 
 type Endpoint = z.output<typeof WebhookEndpointSchema>;
 type EndpointWithSecret = z.output<typeof WebhookEndpointWithSecretSchema>;

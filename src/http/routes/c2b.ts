@@ -17,7 +17,7 @@ import {
 } from '../../c2b';
 import { LinkRepository } from '../../links/links';
 import { assertChannelEnvironment } from '../../platform/channels';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { defineRoute } from '../route';
 import { channelPolicyOf } from './channels';
 import { idParams, iso, Timestamp } from '../schemas';

@@ -17,7 +17,7 @@ import {
   updateChannel,
 } from '../../platform/channels';
 import { CHANNEL_ENVIRONMENTS } from '../../platform/scopes';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { defineRoute } from '../route';
 import { idParams, iso, listOf, Timestamp } from '../schemas';
 

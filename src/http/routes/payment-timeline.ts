@@ -7,7 +7,7 @@
  */
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { defineRoute } from '../route';
 import { idParams, Timestamp } from '../schemas';
 

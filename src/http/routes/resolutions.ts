@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { MPESA_RECEIPT, type ManualResolution, RESOLUTION_NOTE_MAX } from '../../domain/reconciliation';
 import { dispatchEvent } from '../../webhooks/dispatch';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { defineRoute } from '../route';
 import { idParams } from '../schemas';
 import { PaymentSchema } from './payments';

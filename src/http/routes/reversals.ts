@@ -12,7 +12,7 @@ import { PAYMENT_STATUSES } from '../../domain/payment';
 import { REVERSAL_FAILURE_REASONS, REVERSAL_REVIEW_REASONS } from '../../domain/reversal';
 import { REVERSAL_CALLBACK_KINDS } from '../../reversals/callback-paths';
 import { ReversalService } from '../../reversals/service';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { DARAJA_ACK, darajaAckResponses, readAsyncResultHook } from '../hooks';
 import { defineRoute } from '../route';
 import { cursorParam, idParams, safeText, Timestamp } from '../schemas';

@@ -18,7 +18,7 @@ import {
   SECRET_ROTATION_OVERLAP_SECONDS,
   WEBHOOK_EVENT_TYPES,
 } from '../../webhooks/repository';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../deps';
 import { defineRoute } from '../route';
 import { idParams, Timestamp } from '../schemas';
 

@@ -1,309 +1,53 @@
 /**
  * The simulator's state: apps, tokens, open prompts, fault knobs, timers, and the ground-truth ledger
- * that tests and the benchmark read to prove final states and "one push per payment".
+ * that tests and the benchmark read to prove final states and "one push per payment". The ledgers'
+ * shapes and the per-API decisions live beside it: stk, b2c, lookups, c2b, reversal (common: shared).
  */
-import { checkoutRequestId, createRandom, IdFactory } from './ids';
+import { checkoutRequestId, createRandom, IdFactory } from '../ids';
+import { type CallbackMode, customerActionFor, resultDescription } from '../scenarios';
+import { type PayoutLedgerEntry, type PayoutPlan, planPayout } from './b2c';
+import type { C2bPaymentLedgerEntry, C2bRegistration } from './c2b';
 import {
-  type B2cResponseMode,
-  type B2cResultMode,
-  b2cScenarioFor,
-  type CallbackMode,
-  customerActionFor,
-  type PushMode,
-  resultDescription,
-  scenarioFor,
-} from './scenarios';
+  type CallbackAttempt,
+  DEFAULT_APP,
+  type FaultRates,
+  NO_FAULTS,
+  type PostOutcome,
+  type RejectedAsyncRequest,
+  type SandboxApp,
+  type SandboxOptions,
+  type TargetedAttempt,
+} from './common';
+import type { AsyncLedgerEntry, StatusQueryLedgerEntry } from './lookups';
+import type { ReversalLedgerEntry } from './reversal';
+import {
+  type LedgerEntry,
+  type OutcomeOverride,
+  type PushPlan,
+  planPush,
+  type RejectedPush,
+  stkCallbackBody,
+  strip,
+  type Txn,
+} from './stk';
 
-/** A Daraja app as the simulator knows it: credentials and what they may do. */
-export interface SandboxApp {
-  consumerKey: string;
-  consumerSecret: string;
-  /** BusinessShortCode for STK (paybill number, or the store number for tills). */
-  shortcode: string;
-  passkey: string;
-  /** Till numbers under this store: valid PartyB for CustomerBuyGoodsOnline. */
-  tillNumbers?: string[];
-  /** B2C / status / balance shortcode (the 600xxx series in Safaricom's sandbox). */
-  b2cShortcode?: string;
-  initiatorName?: string;
-  initiatorPassword?: string;
-  name?: string;
-}
-
-/** Safaricom's public sandbox passkey for 174379 (daraja.md §7). */
-export const SANDBOX_PASSKEY = 'bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919';
-
-/** The default app: fixed, documented credentials so anyone can get a token from a standalone simulator. */
-export const DEFAULT_APP: SandboxApp = {
-  name: 'Malipo sandbox default app',
-  consumerKey: 'malipo_sandbox_consumer_key',
-  consumerSecret: 'malipo_sandbox_consumer_secret',
-  shortcode: '174379',
-  passkey: SANDBOX_PASSKEY,
-  tillNumbers: ['174380'],
-  b2cShortcode: '600000',
-  initiatorName: 'testapi',
-  initiatorPassword: 'Safaricom999!*!',
-};
-
-/** Probabilities (0..1) of each fault, drawn from the seeded random source per request. */
-export interface FaultRates {
-  /** Push answered HTTP 500 (500.003.1001), no prompt created. */
-  pushError: number;
-  /** Push accepted (prompt created) but the response delayed past the client's timeout. */
-  ambiguousPush: number;
-  dropCallback: number;
-  duplicateCallback: number;
-  lateCallback: number;
-  /** STK Query answered with a transient error (busy envelope or an Apigee spike-arrest fault). */
-  queryError: number;
-  /** B2C request answered HTTP 500 (500.003.1001) and not processed. */
-  b2cRequestError500: number;
-  /** B2C request processed, but its Result is never sent. */
-  b2cResultDrop: number;
-  /** B2C Result sent twice. */
-  b2cResultDuplicate: number;
-  /** B2C request times out in the queue: a Result to QueueTimeOutURL, nothing paid. */
-  b2cQueueTimeout: number;
-  /** Transaction Status / Account Balance request answered HTTP 500 (500.003.1001), not processed. */
-  statusQueryError: number;
-  /** Reversal request answered HTTP 500 (500.003.1001) and not processed. */
-  reversalRequestError500: number;
-  /** Reversal request processed, but its answer held back past the client's timeout (a lost response). */
-  reversalLostResponse: number;
-  /** Reversal processed, but its Result is never sent. */
-  reversalResultDrop: number;
-  /** Reversal Result sent after `lateCallbackDelayMs`. */
-  reversalResultLate: number;
-  /** Reversal Result sent twice. */
-  reversalResultDuplicate: number;
-}
-
-export const NO_FAULTS: FaultRates = {
-  pushError: 0,
-  ambiguousPush: 0,
-  dropCallback: 0,
-  duplicateCallback: 0,
-  lateCallback: 0,
-  queryError: 0,
-  b2cRequestError500: 0,
-  b2cResultDrop: 0,
-  b2cResultDuplicate: 0,
-  b2cQueueTimeout: 0,
-  statusQueryError: 0,
-  reversalRequestError500: 0,
-  reversalLostResponse: 0,
-  reversalResultDrop: 0,
-  reversalResultLate: 0,
-  reversalResultDuplicate: 0,
-};
-
-/** A scripted outcome set through the control API. */
-export interface OutcomeOverride {
-  resultCode: number | string;
-  callback?: CallbackMode | undefined;
-}
-
-export interface CallbackAttempt {
-  attempt: number;
-  /** ISO time the POST started. */
-  at: string;
-  ok: boolean;
-  httpStatus?: number | undefined;
-  error?: string | undefined;
-}
-
-/** A POST to a receiver as the payout, status-query and C2B ledgers record it: which URL it went to. */
-export interface TargetedAttempt extends CallbackAttempt {
-  target: 'ResultURL' | 'QueueTimeOutURL' | 'ValidationURL' | 'ConfirmationURL';
-  url: string;
-}
-
-/** One push in the ground-truth ledger. */
-export interface LedgerEntry {
-  checkoutRequestId: string;
-  merchantRequestId: string;
-  shortcode: string;
-  transactionType: string;
-  partyB: string;
-  phone: string;
-  amount: number;
-  accountReference: string;
-  transactionDesc: string;
-  callbackUrl: string;
-  pushedAt: string;
-  /** Where the outcome came from: `scenario`, `override`, `handset`, `control`, `timeout`. */
-  source: string;
-  callbackMode: CallbackMode;
-  /** The push response was held back past the client's timeout. */
-  responseDelayed: boolean;
-  status: 'open' | 'completed';
-  /** What the customer did: paid, cancelled, unreachable, insufficient_funds, wrong_pin, expired, ignored, no_answer… */
-  customerAction: string | null;
-  resultCode: number | string | null;
-  resultDesc: string | null;
-  actedAt: string | null;
-  receipt: string | null;
-  callbacks: CallbackAttempt[];
-  queries: number;
-}
-
-export interface RejectedPush {
-  at: string;
-  phone: string | null;
-  accountReference: string | null;
-  httpStatus: number;
-  errorCode: string;
-  errorMessage: string;
-}
-
-/** An async (B2C, status, balance) request as recorded. */
-export interface AsyncLedgerEntry {
-  kind: 'b2c' | 'transaction_status' | 'account_balance';
-  originatorConversationId: string;
-  conversationId: string;
-  at: string;
-  request: Record<string, unknown>;
-  resultCode: number | string;
-  receipt: string | null;
-  callbacks: CallbackAttempt[];
-}
-
-/**
- * One B2C payment request (v3 or v1) that passed authentication and field validation, however it was
- * answered: accepted (200), answered 500 by a scenario phone or a fault (not processed), or refused
- * as a duplicate OriginatorConversationID. The ledger is ground truth: `paid` says whether money moved.
- */
-export interface PayoutLedgerEntry {
-  apiVersion: 1 | 3;
-  /** As sent on v3; generated by the simulator on v1. */
-  originatorConversationId: string;
-  /** Null when the request was not accepted. */
-  conversationId: string | null;
-  receivedAt: string;
-  /** The request body as sent, with SecurityCredential replaced by "[redacted]". */
-  request: Record<string, unknown>;
-  /** PartyA. */
-  shortcode: string;
-  /** PartyB, full MSISDN. */
-  phone: string;
-  amount: number;
-  commandId: string;
-  resultUrl: string;
-  queueTimeoutUrl: string;
-  /** The HTTP answer to the request. */
-  httpStatus: number;
-  errorCode: string | null;
-  errorMessage: string | null;
-  /** The answer was held back past the client's timeout (`slowResponseMs`): an ambiguous initiation. */
-  responseDelayed: boolean;
-  /** `scenario` (a B2C scenario phone), `default` (any other phone), `duplicate` (refused). */
-  source: 'scenario' | 'default' | 'duplicate';
-  /** Fault rates that fired for this request (e.g. `["b2cResultDuplicate"]`). */
-  faults: string[];
-  /** M-Pesa executed the request (false for 500s, duplicates and queue timeouts). */
-  processed: boolean;
-  /** Money moved to the recipient. */
-  paid: boolean;
-  /** The ResultCode of the Result (sent or not); for a queue timeout, the one sent to QueueTimeOutURL. */
-  resultCode: number | string | null;
-  resultDesc: string | null;
-  /** M-Pesa receipt, only when paid. */
-  receipt: string | null;
-  /** TransactionID in the Result (the receipt when paid; a failed transaction's id otherwise). */
-  transactionId: string | null;
-  completedAt: string | null;
-  /** How the Result is delivered: `result_url`, `duplicate` (twice), `dropped` (never), `queue_timeout_url`, `none` (not accepted). */
-  delivery: 'result_url' | 'duplicate' | 'dropped' | 'queue_timeout_url' | 'none';
-  callbacks: TargetedAttempt[];
-  /** Transaction Status queries that asked about this payout (by OriginalConversationID or receipt). */
-  statusQueries: number;
-}
-
-/** One Transaction Status or Account Balance request that passed field validation. */
-export interface StatusQueryLedgerEntry {
-  kind: 'transaction_status' | 'account_balance';
-  at: string;
-  /** 200 accepted; 500 = the statusQueryError fault (not processed, no Result). */
-  httpStatus: number;
-  errorCode: string | null;
-  /** The query's own ids (null when answered 500). */
-  originatorConversationId: string | null;
-  conversationId: string | null;
-  /** What was asked (Transaction Status only). */
-  transactionId: string | null;
-  originalConversationId: string | null;
-  /** What the query matched: an STK push, a B2C payout, a C2B payment or a reversal (null = not found / not a status query). */
-  found: { kind: 'stk' | 'b2c' | 'c2b' | 'reversal'; receipt: string; id: string } | null;
-  resultCode: number | string | null;
-  resultDesc: string | null;
-  resultUrl: string;
-  callbacks: TargetedAttempt[];
-}
-
-/** A request to an async or C2B endpoint refused by field validation (or, for simulate, with no registered URLs). */
-export interface RejectedAsyncRequest {
-  at: string;
-  endpoint: string;
-  httpStatus: number;
-  errorCode: string;
-  errorMessage: string;
-  /** As sent, with SecurityCredential / Password replaced by "[redacted]". */
-  request: Record<string, unknown>;
-}
-
-export interface C2bRegistration {
-  at: string;
-  shortcode: string;
-  responseType: string;
-  confirmationUrl: string;
-  validationUrl: string;
-}
-
-/** A customer paying a paybill/till unprompted (control API or Daraja's simulate endpoint). */
-export interface C2bPaymentLedgerEntry {
-  transId: string;
-  /** `control` = POST /__sandbox/c2b/payments; `simulate` = /mpesa/c2b/v1|v2/simulate. */
-  via: 'control' | 'simulate';
-  /** The simulate acknowledgement's OriginatorCoversationID; null for the control API. */
-  originatorConversationId: string | null;
-  at: string;
-  /** EAT `YYYYMMDDHHmmss`, as sent in TransTime. */
-  transTime: string;
-  shortcode: string;
-  /** Full MSISDN (the payloads carry a masked one). */
-  phone: string;
-  amount: number;
-  billRefNumber: string;
-  transactionType: 'Pay Bill' | 'Buy Goods';
-  /** The registration used (latest for the shortcode). */
-  registration: C2bRegistration;
-  validation: {
-    /** The payload POSTed to the ValidationURL. */
-    request: Record<string, unknown>;
-    attempt: TargetedAttempt | null;
-    /** The receiver's reply body (parsed JSON, or the raw text), null if none. */
-    reply: unknown;
-    /** `accepted` / `rejected` by the reply; otherwise the registration's ResponseType decided. */
-    outcome: 'accepted' | 'rejected' | 'unreachable' | 'timeout' | 'http_error' | 'invalid_reply' | 'pending';
-    resultCode: string | null;
-  };
-  /** Who decided: the validation reply, or the registration's ResponseType (no usable reply). */
-  decidedBy: 'validation' | 'response_type' | null;
-  /** The payment went through (money moved); false = rejected, no confirmation. Null while validating. */
-  accepted: boolean | null;
-  thirdPartyTransId: string | null;
-  /** Org balance after this payment (only when accepted). */
-  orgAccountBalance: string | null;
-  confirmation: {
-    /** The payload POSTed to the ConfirmationURL (null when rejected). */
-    request: Record<string, unknown> | null;
-    attempts: TargetedAttempt[];
-    delivered: boolean;
-  };
-  /** Transaction Status queries that asked about this TransID. */
-  statusQueries: number;
-}
+export type { PayoutLedgerEntry, PayoutPlan } from './b2c';
+export type { C2bPaymentLedgerEntry, C2bRegistration } from './c2b';
+export {
+  type CallbackAttempt,
+  DEFAULT_APP,
+  type FaultRates,
+  NO_FAULTS,
+  type PostOutcome,
+  type RejectedAsyncRequest,
+  SANDBOX_PASSKEY,
+  type SandboxApp,
+  type SandboxOptions,
+  type TargetedAttempt,
+} from './common';
+export type { AsyncLedgerEntry, StatusQueryLedgerEntry } from './lookups';
+export type { ReversalLedgerEntry } from './reversal';
+export type { LedgerEntry, OutcomeOverride, PushPlan, RejectedPush } from './stk';
 
 export interface LedgerSnapshot {
   pushes: LedgerEntry[];
@@ -324,92 +68,6 @@ export interface LedgerSnapshot {
   rejectedAsyncRequests: RejectedAsyncRequest[];
   /** Every Reversal request that passed validation, in arrival order (including 500s and refusals). */
   reversals: ReversalLedgerEntry[];
-}
-
-/**
- * One Reversal request that passed authentication and field validation. Ground truth: `reversed`
- * says whether money went back; the reversed amounts of one original transaction never exceed it.
- */
-export interface ReversalLedgerEntry {
-  /** Generated by the simulator (the Reversal request carries none). Null when answered 500. */
-  originatorConversationId: string | null;
-  conversationId: string | null;
-  receivedAt: string;
-  /** The request body as sent, with SecurityCredential replaced by "[redacted]". */
-  request: Record<string, unknown>;
-  /** The receipt of the transaction being reversed (TransactionID). */
-  originalTransactionId: string;
-  /** What the original transaction was, when the simulator knows it. */
-  original: { kind: 'stk' | 'b2c' | 'c2b'; amount: number; phone: string } | null;
-  amount: number;
-  receiverParty: string;
-  resultUrl: string;
-  queueTimeoutUrl: string;
-  httpStatus: number;
-  errorCode: string | null;
-  /** The answer was held back past the client's timeout (a lost response). */
-  responseDelayed: boolean;
-  faults: string[];
-  /** M-Pesa executed the request (false for 500s). */
-  processed: boolean;
-  /** Money went back to the customer. */
-  reversed: boolean;
-  resultCode: number | string | null;
-  resultDesc: string | null;
-  /** The reversal's own transaction id (when processed). */
-  transactionId: string | null;
-  /** `result_url`, `duplicate`, `late`, `dropped`, `none` (answered 500). */
-  delivery: 'result_url' | 'duplicate' | 'late' | 'dropped' | 'none';
-  callbacks: TargetedAttempt[];
-  statusQueries: number;
-}
-
-/** How a B2C request will be handled (scenario phone, then fault rates). */
-export interface PayoutPlan {
-  response: B2cResponseMode;
-  result: B2cResultMode | 'duplicate';
-  /** The scenario's ResultCode (0 = paid) before the credential check. */
-  resultCode: number;
-  source: 'scenario' | 'default';
-  faults: string[];
-}
-
-export interface SandboxOptions {
-  /** Seed for the random source (ids, receipts, fault draws). Default: time-based. */
-  seed?: number;
-  /** How long a scripted customer takes to act; the callback is sent when they act. Default 1000 ms. */
-  callbackDelayMs?: number;
-  /** When a "late" callback is sent, after the customer acted. Default 180000 ms (3 minutes). */
-  lateCallbackDelayMs?: number;
-  /** Gap between the two POSTs of a duplicated callback. Default 250 ms. */
-  duplicateCallbackGapMs?: number;
-  /** How long a prompt to a non-scenario phone waits for the handset page; then 1037. Default 60000 ms. */
-  promptTimeoutMs?: number;
-  /** How long an "ambiguous" push response is held back. Default 35000 ms (past the client's 30 s). */
-  slowResponseMs?: number;
-  /** Token lifetime in seconds. Default 3599. */
-  tokenTtlSeconds?: number;
-  /** Send `expires_in` as a number rather than Daraja's usual string. Default false. */
-  expiresInAsNumber?: boolean;
-  /** Opt-in: reject Timestamps more than an hour from the simulator clock (Daraja seems not to check). */
-  strictTimestamp?: boolean;
-  /** Apps; default `[DEFAULT_APP]`. */
-  apps?: SandboxApp[];
-  /** How long the simulator waits for a C2B ValidationURL reply before applying ResponseType. Default 8000 ms. */
-  c2bValidationTimeoutMs?: number;
-  /** How many times a C2B confirmation is POSTed until answered 2xx. Default 4. */
-  c2bConfirmationAttempts?: number;
-  /** Delay before the first confirmation retry; doubles each time. Default 1000 ms. */
-  c2bConfirmationRetryMs?: number;
-  /** Used to POST callbacks. Default global fetch. */
-  fetch?: typeof fetch;
-  now?: () => Date;
-  log?: (msg: string, extra?: object) => void;
-}
-
-interface Txn extends LedgerEntry {
-  app: SandboxApp;
-  expiryTimer?: NodeJS.Timeout | undefined;
 }
 
 interface TokenInfo {
@@ -614,35 +272,8 @@ export class SandboxState {
   }
 
   /** Decides how a push to `phone` will be answered (scenario, override, fault rates). */
-  planPush(phone: string): {
-    push: PushMode;
-    callback: CallbackMode;
-    outcome?: OutcomeOverride;
-    source: string;
-  } {
-    const override = this.#phoneOverrides.get(phone);
-    const scenario = scenarioFor(phone);
-    // Draw every fault die in a fixed order so a seed always gives the same run.
-    const f = this.#faults;
-    const rolls = {
-      pushError: this.roll(f.pushError),
-      ambiguous: this.roll(f.ambiguousPush),
-      drop: this.roll(f.dropCallback),
-      duplicate: this.roll(f.duplicateCallback),
-      late: this.roll(f.lateCallback),
-    };
-    let push: PushMode = scenario?.push ?? 'accept';
-    if (push === 'accept' && rolls.pushError) push = 'error500';
-    else if (push === 'accept' && rolls.ambiguous) push = 'slow';
-    let callback: CallbackMode = override?.callback ?? scenario?.callback ?? 'normal';
-    if (callback === 'normal') {
-      if (rolls.drop) callback = 'drop';
-      else if (rolls.duplicate) callback = 'duplicate';
-      else if (rolls.late) callback = 'late';
-    }
-    if (override) return { push, callback, outcome: override, source: 'override' };
-    if (scenario) return { push, callback, outcome: { resultCode: scenario.resultCode }, source: 'scenario' };
-    return { push, callback, source: 'handset' };
+  planPush(phone: string): PushPlan {
+    return planPush(phone, this.#phoneOverrides.get(phone), this.#faults, (rate) => this.roll(rate));
   }
 
   createPush(input: {
@@ -759,43 +390,6 @@ export class SandboxState {
     return true;
   }
 
-  stkCallbackBody(txn: LedgerEntry): object {
-    const code =
-      typeof txn.resultCode === 'string' && /^\d+$/.test(txn.resultCode)
-        ? Number(txn.resultCode)
-        : txn.resultCode;
-    const base = {
-      MerchantRequestID: txn.merchantRequestId,
-      CheckoutRequestID: txn.checkoutRequestId,
-      ResultCode: code,
-      ResultDesc: txn.resultDesc,
-    };
-    if (String(txn.resultCode) !== '0') return { Body: { stkCallback: base } };
-    const acted = txn.actedAt ? new Date(txn.actedAt) : this.now();
-    const e = new Date(acted.getTime() + 3 * 3600_000);
-    const p = (n: number) => String(n).padStart(2, '0');
-    const date = Number(
-      `${e.getUTCFullYear()}${p(e.getUTCMonth() + 1)}${p(e.getUTCDate())}${p(e.getUTCHours())}${p(e.getUTCMinutes())}${p(e.getUTCSeconds())}`,
-    );
-    return {
-      Body: {
-        stkCallback: {
-          ...base,
-          CallbackMetadata: {
-            // Numbers as numbers, Balance without Value: as real captures (daraja.md §5.1).
-            Item: [
-              { Name: 'Amount', Value: txn.amount },
-              { Name: 'MpesaReceiptNumber', Value: txn.receipt },
-              { Name: 'Balance' },
-              { Name: 'TransactionDate', Value: date },
-              { Name: 'PhoneNumber', Value: Number(txn.phone) },
-            ],
-          },
-        },
-      },
-    };
-  }
-
   /**
    * POSTs a body to a receiver; failures are logged and recorded, never thrown. `opts.target` adds the
    * target and URL to the recorded attempt; `opts.timeoutMs` (default 10 s) bounds the wait.
@@ -840,7 +434,7 @@ export class SandboxState {
   }
 
   async sendStkCallback(txn: LedgerEntry): Promise<void> {
-    await this.post(txn.callbackUrl, this.stkCallbackBody(txn), txn.callbacks);
+    await this.post(txn.callbackUrl, stkCallbackBody(txn, this.now), txn.callbacks);
   }
 
   recordAsync(entry: AsyncLedgerEntry): void {
@@ -875,40 +469,7 @@ export class SandboxState {
 
   /** Decides how a B2C request to `phone` is handled; draws every B2C fault die in a fixed order. */
   planPayout(phone: string): PayoutPlan {
-    const scenario = b2cScenarioFor(phone);
-    const f = this.#faults;
-    const rolls = {
-      error500: this.roll(f.b2cRequestError500),
-      queueTimeout: this.roll(f.b2cQueueTimeout),
-      drop: this.roll(f.b2cResultDrop),
-      duplicate: this.roll(f.b2cResultDuplicate),
-    };
-    const faults: string[] = [];
-    let response: B2cResponseMode = scenario?.response ?? 'accept';
-    let result: PayoutPlan['result'] = scenario?.result ?? 'normal';
-    if (response === 'accept' && rolls.error500) {
-      response = 'error500';
-      faults.push('b2cRequestError500');
-    }
-    if (response !== 'error500' && result === 'normal') {
-      if (rolls.queueTimeout) {
-        result = 'queue_timeout';
-        faults.push('b2cQueueTimeout');
-      } else if (rolls.drop) {
-        result = 'drop';
-        faults.push('b2cResultDrop');
-      } else if (rolls.duplicate) {
-        result = 'duplicate';
-        faults.push('b2cResultDuplicate');
-      }
-    }
-    return {
-      response,
-      result,
-      resultCode: scenario?.resultCode ?? 0,
-      source: scenario ? 'scenario' : 'default',
-      faults,
-    };
+    return planPayout(phone, this.#faults, (rate) => this.roll(rate));
   }
 
   recordPayout(p: PayoutLedgerEntry): PayoutLedgerEntry {
@@ -1046,22 +607,10 @@ export class SandboxState {
   }
 }
 
-/** What `post()` saw: the recorded attempt, the reply body (if any), whether it timed out. */
-export interface PostOutcome {
-  attempt: CallbackAttempt;
-  text: string | undefined;
-  timedOut: boolean;
-}
-
 function copyPayout(p: PayoutLedgerEntry): PayoutLedgerEntry {
   return structuredClone(p);
 }
 
 function copyC2b(p: C2bPaymentLedgerEntry): C2bPaymentLedgerEntry {
   return structuredClone(p);
-}
-
-function strip(t: Txn | LedgerEntry): LedgerEntry {
-  const { app: _app, expiryTimer: _timer, ...rest } = t as Txn;
-  return { ...rest, callbacks: rest.callbacks.map((c) => ({ ...c })) };
 }
