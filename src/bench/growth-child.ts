@@ -4,7 +4,8 @@
  * so rows are seeded, counted and EXPLAINed there, and the worker's heap is read where it lives.
  *
  * Messages (each answered with one message of the same type):
- * - `growthSeed` `{ from, n }`: inserts payments `from … from+n-1` of {@link seedPayments} for the bench merchant;
+ * - `growthSeed` `{ from, n }`: inserts payments `from … from+n-1` of {@link seedPayments} for the bench
+ *   merchant, then ANALYZEs the table;
  * - `growthCount`: the merchant's payments by status, and the pending ones the bench created (not seeded);
  * - `growthExplain` `{ filters }`: EXPLAIN ANALYZE of the list query of `GET /v1/payments` per filter;
  * - `growthMemory`: the process's RSS and V8 heap after a full garbage collection.
@@ -89,6 +90,8 @@ export function answerGrowthRequests(db: Db, merchantId: string | undefined): vo
       if (m?.type === 'growthSeed') {
         const t0 = performance.now();
         const seeded = await seedPayments(db, merchantId, m.n ?? 0, new Date(), 1000, m.from ?? 0);
+        // as autovacuum would after a bulk load: the planner chooses by the table's real statistics
+        await sql`analyze payments`.execute(db);
         reply({ type: 'growthSeed', inserted: seeded.total, ms: performance.now() - t0 });
       } else if (m?.type === 'growthCount') {
         const rows = await db
