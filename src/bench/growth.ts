@@ -108,8 +108,11 @@ export interface GrowthResult {
   memory: {
     /** The worker's process before any pending payment, after a full GC. */
     baseline: { rssMiB: number; heapMiB: number };
-    /** Growth over the baseline per payment pending at the window's end, by pending target. */
-    perPending: Array<{ pending: number; rssKiB: number; heapKiB: number }>;
+    /**
+     * Growth over the baseline per open stkPush workflow at the window's end (pending payments, and
+     * those past the deadline still listening for a late callback), by pending target.
+     */
+    perPending: Array<{ pending: number; openWorkflows: number; rssKiB: number; heapKiB: number }>;
     workerProcess: string;
   };
 }
@@ -413,13 +416,18 @@ export async function runGrowthBench(o: GrowthOptions): Promise<GrowthResult> {
       plans,
       memory: {
         baseline,
-        perPending: pendingWindows.map((w) => ({
-          pending: w.pendingAtEnd,
-          rssKiB:
-            w.pendingAtEnd > 0 ? ((w.worker.rssMiB - baseline.rssMiB) * 1024) / w.pendingAtEnd : Number.NaN,
-          heapKiB:
-            w.pendingAtEnd > 0 ? ((w.worker.heapMiB - baseline.heapMiB) * 1024) / w.pendingAtEnd : Number.NaN,
-        })),
+        perPending: pendingWindows.map((w) => {
+          // the worker holds every open payment workflow: the pending ones and those past the deadline
+          // that still listen for a late callback
+          const open = w.openWorkflows ?? w.pendingAtEnd;
+          const per = (mib: number) => (open > 0 ? (mib * 1024) / open : Number.NaN);
+          return {
+            pending: w.pendingAtEnd,
+            openWorkflows: open,
+            rssKiB: per(w.worker.rssMiB - baseline.rssMiB),
+            heapKiB: per(w.worker.heapMiB - baseline.heapMiB),
+          };
+        }),
         workerProcess: s.malipo.pids.length > 1 ? 'worker alone' : 'API + worker + PGlite in one process',
       },
     };
@@ -530,7 +538,7 @@ export function growthTable(r: GrowthResult): string {
         'server',
         'worker RSS MiB',
         'heap MiB',
-        'KiB/pending RSS',
+        'KiB/open workflow RSS',
         'heap',
         'errors',
       ],
@@ -571,7 +579,7 @@ export function growthTable(r: GrowthResult): string {
           `skipped pending targets ${r.skippedPending.map(thousands).join(', ')}: the one before was not reached within the deadline (at most creation rate × ${r.timings.MALIPO_STK_DEADLINE_SECONDS} s can be pending at once).`,
         ]
       : []),
-    `worker process: ${r.memory.workerProcess}; memory after a full GC, growth over the first row ÷ payments pending at the window's end. Seeded ${r.seeded.rows} rows at ${f1(r.seeded.rowsPerSecond, 0)} rows/s; whole run ${f1(r.wallSeconds, 0)} s.`,
+    `worker process: ${r.memory.workerProcess}; memory after a full GC, growth over the first row ÷ open stkPush workflows at the window's end. Seeded ${r.seeded.rows} rows at ${f1(r.seeded.rowsPerSecond, 0)} rows/s; whole run ${f1(r.wallSeconds, 0)} s.`,
   ];
   return out.join('\n');
 }
