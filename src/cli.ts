@@ -4,7 +4,7 @@ import { registerAdminCommands } from './admin/cli';
 import { runChaos } from './chaos/run';
 import { type BenchOptions, runBench } from './bench';
 import { type DashboardBenchOptions, runDashboardBench } from './bench/dashboard';
-import { type GrowthOptions, runGrowthBench } from './bench/growth';
+import { type GrowthOptions, rerenderGrowth, runGrowthBench } from './bench/growth';
 import { type Config, loadConfigOrExit } from './config';
 import { developmentModeDecision } from './dev-host';
 import { createLogger, type Logger } from './logger';
@@ -178,9 +178,15 @@ export function buildCli(): Command {
     .option('--database-url <url>', 'PostgreSQL instead of PGlite (a fresh, empty database)')
     .option('--label <text>', 'a label stored in the JSON result')
     .option('--out <dir>', 'results directory (default bench/results)')
+    .option('--render <json>', 'no run: redraw the table and plot of a saved result into --out')
     .action(async (_o: GrowthOptions, cmd: Command) => {
       // `bench` has --quick, --concurrency, --database-url, --label and --out too (see above)
-      await runGrowthBench(cmd.optsWithGlobals<GrowthOptions>());
+      const o = cmd.optsWithGlobals<GrowthOptions & { render?: string }>();
+      if (o.render) {
+        process.stdout.write(`${rerenderGrowth(o.render, o.out)}\n`);
+        process.exit(0);
+      }
+      await runGrowthBench(o);
       process.exit(0);
     });
 

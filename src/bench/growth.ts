@@ -416,33 +416,13 @@ export async function runGrowthBench(o: GrowthOptions): Promise<GrowthResult> {
       plans,
       memory: {
         baseline,
-        perPending: pendingWindows.map((w) => {
-          // the worker holds every open payment workflow: the pending ones and those past the deadline
-          // that still listen for a late callback
-          const open = w.openWorkflows ?? w.pendingAtEnd;
-          const per = (mib: number) => (open > 0 ? (mib * 1024) / open : Number.NaN);
-          return {
-            pending: w.pendingAtEnd,
-            openWorkflows: open,
-            rssKiB: per(w.worker.rssMiB - baseline.rssMiB),
-            heapKiB: per(w.worker.heapMiB - baseline.heapMiB),
-          };
-        }),
+        perPending: memoryPerWorkflow(pendingWindows, baseline),
         workerProcess: s.malipo.pids.length > 1 ? 'worker alone' : 'API + worker + PGlite in one process',
       },
     };
 
-    const table = growthTable(result);
+    const table = writeGrowth(result, outDir);
     if (!o.silent) process.stdout.write(`${table}\n`);
-    fs.mkdirSync(outDir, { recursive: true });
-    const json = `${JSON.stringify(result, jsonNumbers, 2)}\n`;
-    const svg = growthSvg(result);
-    for (const name of ['latest', result.database]) {
-      fs.writeFileSync(path.join(outDir, `growth-${name}.json`), json);
-      fs.writeFileSync(path.join(outDir, `growth-${name}.md`), `${table}\n`);
-    }
-    fs.writeFileSync(path.join(outDir, 'growth.svg'), svg);
-    fs.writeFileSync(path.join(outDir, `growth-${result.database}.svg`), svg);
     progress.note(`wrote growth-latest.json, growth-latest.md and growth.svg in ${outDir}`);
     return result;
   } finally {
@@ -450,6 +430,52 @@ export async function runGrowthBench(o: GrowthOptions): Promise<GrowthResult> {
     progress.note('stopping');
     await stack?.stop();
   }
+}
+
+/**
+ * Growth of the worker's memory over the baseline per open stkPush workflow at each window's end: the
+ * worker holds the pending payments and those past the deadline still listening for a late callback.
+ */
+export function memoryPerWorkflow(
+  pending: readonly GrowthWindow[],
+  baseline: { rssMiB: number; heapMiB: number },
+): GrowthResult['memory']['perPending'] {
+  return pending.map((w) => {
+    const open = w.openWorkflows ?? w.pendingAtEnd;
+    const per = (mib: number) => (open > 0 ? (mib * 1024) / open : Number.NaN);
+    return {
+      pending: w.pendingAtEnd,
+      openWorkflows: open,
+      rssKiB: per(w.worker.rssMiB - baseline.rssMiB),
+      heapKiB: per(w.worker.heapMiB - baseline.heapMiB),
+    };
+  });
+}
+
+/** Writes growth-latest.{json,md}, growth.svg and a copy of each named after the database; returns the table. */
+export function writeGrowth(result: GrowthResult, outDir: string): string {
+  const table = growthTable(result);
+  fs.mkdirSync(outDir, { recursive: true });
+  const json = `${JSON.stringify(result, jsonNumbers, 2)}\n`;
+  const svg = growthSvg(result);
+  for (const name of ['latest', result.database]) {
+    fs.writeFileSync(path.join(outDir, `growth-${name}.json`), json);
+    fs.writeFileSync(path.join(outDir, `growth-${name}.md`), `${table}\n`);
+  }
+  fs.writeFileSync(path.join(outDir, 'growth.svg'), svg);
+  fs.writeFileSync(path.join(outDir, `growth-${result.database}.svg`), svg);
+  return table;
+}
+
+/** Re-renders the table and plot of a saved result (after a change to how they are drawn). */
+export function rerenderGrowth(jsonFile: string, outDir?: string): string {
+  const r = JSON.parse(fs.readFileSync(path.resolve(jsonFile), 'utf8')) as GrowthResult;
+  r.skippedPending ??= [];
+  r.memory.perPending = memoryPerWorkflow(
+    r.windows.filter((w) => w.phase === 'pending'),
+    r.memory.baseline,
+  );
+  return writeGrowth(r, path.resolve(outDir ?? path.join(PROJECT_ROOT, 'bench', 'results')));
 }
 
 function devNull(): NodeJS.WriteStream {
@@ -590,8 +616,13 @@ export function growthSvg(r: GrowthResult): string {
   const pending = r.windows.filter((w) => w.phase === 'pending');
   const byRows = (pick: (w: GrowthWindow) => number): Array<[number, number]> =>
     rows.map((w) => [w.rows, pick(w)]);
+  // payments/s and CPU by the pending payments a window started with; memory by the open workflows at its end
   const byPending = (pick: (w: GrowthWindow) => number): Array<[number, number]> =>
-    pending.map((w) => [w.pendingAtEnd, pick(w)]);
+    pending.map((w): [number, number] => [w.pendingAtStart, pick(w)]).sort((a, b) => a[0] - b[0]);
+  const byOpen = (pick: (w: GrowthWindow) => number): Array<[number, number]> =>
+    pending
+      .map((w): [number, number] => [w.openWorkflows ?? w.pendingAtEnd, pick(w)])
+      .sort((a, b) => a[0] - b[0]);
   const size = { width: 560, height: 330 };
   const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#7f7f7f'];
   const filterNames = [...new Set(rows.flatMap((w) => Object.keys(w.list)))];
@@ -666,15 +697,20 @@ export function growthSvg(r: GrowthResult): string {
         {
           name: 'worker RSS',
           color: colors[3] as string,
-          points: [[0, r.memory.baseline.rssMiB], ...byPending((w) => w.worker.rssMiB)],
+          points: [[0, r.memory.baseline.rssMiB], ...byOpen((w) => w.worker.rssMiB)],
         },
         {
           name: 'V8 heap',
           color: colors[4] as string,
-          points: [[0, r.memory.baseline.heapMiB], ...byPending((w) => w.worker.heapMiB)],
+          points: [[0, r.memory.baseline.heapMiB], ...byOpen((w) => w.worker.heapMiB)],
         },
       ],
-      { ...size, title: 'worker memory after GC', xLabel: 'pending payments', yLabel: 'MiB' },
+      {
+        ...size,
+        title: 'worker memory after GC',
+        xLabel: 'open stkPush workflows (pending, or past the deadline)',
+        yLabel: 'MiB',
+      },
     ),
   ];
   const width = size.width * 2;

@@ -47,10 +47,9 @@ export function latencyChartSvg(series: readonly ChartSeries[], opts: ChartOptio
   const ys = niceScale(Math.max(guideMax, ...pts.map(([, y]) => y)));
   const log = opts.xScale === 'log';
   const positive = pts.map(([x]) => x).filter((x) => x > 0);
-  const decades = {
-    lo: Math.floor(Math.log10(Math.min(...positive, 10))),
-    hi: Math.max(1, Math.ceil(Math.log10(Math.max(...positive, 10)))),
-  };
+  const decades = positive.length
+    ? { lo: Math.floor(Math.log10(Math.min(...positive))), hi: Math.ceil(Math.log10(Math.max(...positive))) }
+    : { lo: 0, hi: 1 };
   if (decades.hi <= decades.lo) decades.hi = decades.lo + 1;
   const xs = niceScale(Math.max(0, ...pts.map(([x]) => x)));
   const xTicks = log
