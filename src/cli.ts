@@ -4,6 +4,7 @@ import { registerAdminCommands } from './admin/cli';
 import { runChaos } from './chaos/run';
 import { type BenchOptions, runBench } from './bench';
 import { type DashboardBenchOptions, runDashboardBench } from './bench/dashboard';
+import { type GrowthOptions, rerenderGrowth, runGrowthBench } from './bench/growth';
 import { type Config, loadConfigOrExit } from './config';
 import { developmentModeDecision } from './dev-host';
 import { createLogger, type Logger } from './logger';
@@ -126,7 +127,7 @@ export function buildCli(): Command {
 
   registerAdminCommands(program);
 
-  program
+  const bench = program
     .command('bench')
     .description(
       'measure payments/s, latency and cost on an isolated local stack, against the bare-Temporal floor',
@@ -147,7 +148,8 @@ export function buildCli(): Command {
     .action(async (o: BenchOptions) => {
       await runBench(o);
       process.exit(0);
-    })
+    });
+  bench
     .command('dashboard')
     .description(
       "the dashboard's page weight, and its speed over one merchant's 10,000 payments (in chromium too)",
@@ -161,6 +163,30 @@ export function buildCli(): Command {
     .action(async (_o: DashboardBenchOptions, cmd: Command) => {
       // `bench` has --database-url, --label and --out too: commander may give them to the parent
       await runDashboardBench(cmd.optsWithGlobals<DashboardBenchOptions>());
+      process.exit(0);
+    });
+  bench
+    .command('growth')
+    .description(
+      'payments/s, CPU and list latency with 1k/10k/100k payments stored and 1k/5k/10k pending at the default deadline',
+    )
+    .option('--quick', 'smaller run: 1k and 10k stored, 200 and 1,000 pending, 8 s windows')
+    .option('--sizes <list>', 'payments in the database, comma-separated (default 1000,10000,100000)')
+    .option('--pending <list>', 'pending payments, comma-separated (default 1000,5000,10000)')
+    .option('--seconds <s>', 'seconds of each closed-loop window (default 20; 8 with --quick)')
+    .option('--requests <n>', 'timed GET /v1/payments per filter and size (default 200; 50 with --quick)')
+    .option('--database-url <url>', 'PostgreSQL instead of PGlite (a fresh, empty database)')
+    .option('--label <text>', 'a label stored in the JSON result')
+    .option('--out <dir>', 'results directory (default bench/results)')
+    .option('--render <json>', 'no run: redraw the table and plot of a saved result into --out')
+    .action(async (_o: GrowthOptions, cmd: Command) => {
+      // `bench` has --quick, --concurrency, --database-url, --label and --out too (see above)
+      const o = cmd.optsWithGlobals<GrowthOptions & { render?: string }>();
+      if (o.render) {
+        process.stdout.write(`${rerenderGrowth(o.render, o.out)}\n`);
+        process.exit(0);
+      }
+      await runGrowthBench(o);
       process.exit(0);
     });
 

@@ -56,9 +56,13 @@ export function seedStatus(i: number): 'success' | 'failed' | 'pending' | 'needs
   return 'needs_review';
 }
 
+/** The channel id of seeded payments (no such channel exists: nothing but the rows refer to it). */
+export const SEED_CHANNEL = 'ch_bench';
+
 /**
  * Inserts `n` payments for one merchant in multi-row inserts, spread over the 30 Nairobi days ending
- * today (none later than `now`), and returns what was inserted by status.
+ * today (none later than `now`), and returns what was inserted by status. `from` numbers the first
+ * row, so seeding in steps (`from` = the rows already seeded) gives the same rows as seeding at once.
  */
 export async function seedPayments(
   db: Db,
@@ -66,6 +70,7 @@ export async function seedPayments(
   n: number,
   now: Date = new Date(),
   chunk = 1000,
+  from = 0,
 ): Promise<SeedCounts> {
   const counts: SeedCounts = {
     total: 0,
@@ -76,9 +81,9 @@ export async function seedPayments(
     successVolume: 0,
   };
   const today = nairobiMidnight(now).getTime();
-  for (let start = 0; start < n; start += chunk) {
+  for (let start = from; start < from + n; start += chunk) {
     const rows = [];
-    for (let i = start; i < Math.min(n, start + chunk); i++) {
+    for (let i = start; i < Math.min(from + n, start + chunk); i++) {
       const status = seedStatus(i);
       const amount = 10 + ((i * 7919) % 4990);
       const day = i % 30;
@@ -91,7 +96,7 @@ export async function seedPayments(
         id,
         merchant_id: merchantId,
         environment: 'test',
-        channel_id: 'ch_bench',
+        channel_id: SEED_CHANNEL,
         status,
         amount,
         phone: `2547${String(10_000_000 + ((i * 7_654_321) % 90_000_000)).padStart(8, '0')}`,

@@ -31,6 +31,7 @@ import { connectClient, connectWorker } from '../temporal/connection';
 import { createMalipoWorker } from '../runtime';
 import { bundleWorkflows, type CreateWorkerOptions, workerTuningFrom } from '../temporal/worker';
 import { floorSignal } from './floor-workflow';
+import { answerGrowthRequests } from './growth-child';
 
 export const FLOOR_TASK_QUEUE = 'malipo-bench-floor';
 export const TASK_QUEUE = 'malipo-bench';
@@ -60,6 +61,8 @@ export interface MalipoProcessReady {
   url?: string;
   key?: string;
   expressUrl?: string;
+  /** The bench merchant, whose key `key` is. */
+  merchantId?: string;
 }
 
 export interface DbStatsMessage {
@@ -225,9 +228,11 @@ async function main(): Promise<void> {
     Object.assign(ready, {
       url,
       key,
+      merchantId: merchant.id,
       expressUrl: `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`,
     });
   }
+  answerGrowthRequests(db, ready.merchantId);
   process.stdout.write(`malipo ready ${JSON.stringify(ready)}\n`);
 }
 

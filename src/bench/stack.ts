@@ -82,6 +82,10 @@ export interface BenchStack {
   badSignatures: number;
   /** Database round trips of Malipo's processes so far, in total and by statement. */
   dbQueries(): Promise<DbQueryStats>;
+  /** The bench merchant's id (the owner of `key`). */
+  merchantId: string;
+  /** Sends an IPC message to Malipo's API or worker process (one process on PGlite) and resolves with its answer. */
+  request(to: 'api' | 'worker', message: { type: string }): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -203,6 +207,9 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
         },
       },
       malipo: { pids: malipoPids, workerPid: worker.child.pid },
+      merchantId: api.info.merchantId ?? '',
+      request: (to: 'api' | 'worker', message: { type: string }) =>
+        (to === 'api' ? api : worker).request(message),
       sampledPids: (): SampledPids => ({
         malipo: malipoPids,
         worker: worker.child.pid,

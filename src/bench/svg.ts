@@ -16,6 +16,8 @@ export interface ChartOptions {
   height?: number;
   /** Horizontal reference lines (e.g. targets). */
   guides?: Array<{ y: number; label: string }>;
+  /** `log`: x on a log10 axis over whole decades, ticks at the powers of ten (x must be > 0). */
+  xScale?: 'linear' | 'log';
 }
 
 const esc = (s: string): string =>
@@ -32,6 +34,7 @@ export function niceScale(max: number, ticks = 5): { max: number; step: number }
 }
 
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const fmtCount = (n: number): string => (n >= 1e6 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
 export function latencyChartSvg(series: readonly ChartSeries[], opts: ChartOptions): string {
   const width = opts.width ?? 720;
@@ -41,9 +44,21 @@ export function latencyChartSvg(series: readonly ChartSeries[], opts: ChartOptio
   const ph = height - m.top - m.bottom;
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const guideMax = Math.max(0, ...(opts.guides ?? []).map((g) => g.y));
-  const xs = niceScale(Math.max(0, ...pts.map(([x]) => x)));
   const ys = niceScale(Math.max(guideMax, ...pts.map(([, y]) => y)));
-  const X = (x: number) => m.left + (x / xs.max) * pw;
+  const log = opts.xScale === 'log';
+  const positive = pts.map(([x]) => x).filter((x) => x > 0);
+  const decades = positive.length
+    ? { lo: Math.floor(Math.log10(Math.min(...positive))), hi: Math.ceil(Math.log10(Math.max(...positive))) }
+    : { lo: 0, hi: 1 };
+  if (decades.hi <= decades.lo) decades.hi = decades.lo + 1;
+  const xs = niceScale(Math.max(0, ...pts.map(([x]) => x)));
+  const xTicks = log
+    ? Array.from({ length: decades.hi - decades.lo + 1 }, (_, i) => 10 ** (decades.lo + i))
+    : Array.from({ length: Math.floor(xs.max / xs.step + 1e-9) + 1 }, (_, i) => i * xs.step);
+  const X = (x: number) =>
+    log
+      ? m.left + ((Math.log10(Math.max(x, 10 ** decades.lo)) - decades.lo) / (decades.hi - decades.lo)) * pw
+      : m.left + (x / xs.max) * pw;
   const Y = (y: number) => m.top + ph - (y / ys.max) * ph;
 
   const out: string[] = [];
@@ -60,11 +75,11 @@ export function latencyChartSvg(series: readonly ChartSeries[], opts: ChartOptio
       `<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmt(v)}</text>`,
     );
   }
-  for (let v = 0; v <= xs.max + 1e-9; v += xs.step) {
+  for (const v of xTicks) {
     const x = X(v).toFixed(1);
     out.push(
       `<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="#f0f0f0"/>`,
-      `<text x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${fmt(v)}</text>`,
+      `<text x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${log ? fmtCount(v) : fmt(v)}</text>`,
     );
   }
   out.push(
