@@ -137,6 +137,12 @@ const EnvSchema = z.object({
    */
   MALIPO_WEBHOOK_SCHEDULE_SCALE: z.coerce.number().positive().max(1).default(1),
   /**
+   * Test-only: multiplies every offset of the reconciliation schedule of a `needs_review` payment or
+   * payout (5 min, 15 min, 1 h, 6 h, then daily for 7 days; 0.0002 turns them into 60 ms … 121 s). Passed
+   * to each payment and payout workflow in its input; 1 ms at least per offset. Must be 1 in production mode.
+   */
+  MALIPO_RECONCILE_SCHEDULE_SCALE: z.coerce.number().min(0.00001).max(1).default(1),
+  /**
    * Workflows the worker keeps in its sticky cache (`maxCachedWorkflows`). Unset: the Temporal SDK's
    * default, sized from the V8 heap limit. Bounds the worker's memory; an evicted workflow is replayed
    * from its history on its next task.
@@ -229,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (e.MALIPO_WEBHOOK_SCHEDULE_SCALE !== 1) {
       problems.push('MALIPO_WEBHOOK_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
+    }
+    if (e.MALIPO_RECONCILE_SCHEDULE_SCALE !== 1) {
+      problems.push('MALIPO_RECONCILE_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
     }
   }
   if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {

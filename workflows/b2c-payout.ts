@@ -46,7 +46,7 @@ import { maskPhone } from '../src/domain/phone';
 import {
   type ManualResolution,
   MPESA_RECEIPT,
-  RECONCILE_SCHEDULE_MS,
+  reconcileSchedule,
   RESOLVE_ERRORS,
   type ResolvedBy,
   sameResolution,
@@ -531,7 +531,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   /**
    * A needs_review payout keeps listening for a late answer (at least graceMs), and asks Transaction
-   * Status again on RECONCILE_SCHEDULE_MS (counted from here) until it is settled, a person resolves
+   * Status again on RECONCILE_SCHEDULE_MS (scaled by cfg.reconcileScheduleScale; counted from here) until it is settled, a person resolves
    * it, or the schedule and the grace window have both ended (then it stays needs_review). A failure
    * Result arriving meanwhile is confirmed by Transaction Status like one that arrived in time.
    */
@@ -539,9 +539,10 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     reviewing = true;
     const since = Date.now();
     const graceEnd = since + cfg.graceMs;
+    const schedule = reconcileSchedule(cfg.reconcileScheduleScale);
     let next = 0;
     for (;;) {
-      const dueAt = next < RECONCILE_SCHEDULE_MS.length ? since + RECONCILE_SCHEDULE_MS[next]! : undefined;
+      const dueAt = next < schedule.length ? since + schedule[next]! : undefined;
       if (dueAt === undefined && Date.now() >= graceEnd) return;
       await listen((dueAt ?? graceEnd) - Date.now(), () => failureClaim !== undefined && !claimReconciled);
       if (!isOpen()) return;

@@ -33,6 +33,7 @@ import {
   type ManualResolution,
   RECONCILE_HORIZON_MS,
   RECONCILE_SCHEDULE_MS,
+  reconcileSchedule,
 } from '../../src/domain/reconciliation';
 import type { StkPushInput } from '../../src/domain/stk';
 import { bundleWorkflows } from '../../src/temporal/worker';
@@ -336,6 +337,25 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
     });
   });
 
+  it('a compressed schedule (reconcileScheduleScale in the input) scales every attempt, and nothing else', async () => {
+    const run = stkRun();
+    run.input.config = { ...run.input.config, reconcileScheduleScale: 0.01 };
+    let t0 = 0;
+    const { acts, calls } = stkStubs({ initiate: AMBIGUOUS, t0: () => t0 });
+    await withWorker(run.taskQueue, acts, async () => {
+      t0 = await env.currentTimeMs();
+      const done = await (await startStk(run)).result();
+      assert.equal(done.status, 'needs_review');
+      // the deadline and the grace window are unchanged; only the attempts after them are compressed
+      const reviewStart = DEADLINE_MS + GRACE_MS;
+      assert.deepEqual(
+        calls.c2b.map((c) => Math.round((c.at - reviewStart) / 1000)),
+        reconcileSchedule(0.01).map((ms) => Math.round(ms / 1000)),
+      );
+      assert.ok((await elapsedSince(t0)) < reviewStart + RECONCILE_HORIZON_MS * 0.01 + MINUTE);
+    });
+  });
+
   it('a manual resolution through the update settles it, repeats answer the same, conflicts are refused', async () => {
     const run = stkRun();
     let t0 = 0;
@@ -551,6 +571,27 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'not_completed');
       assert.equal(done.resolvedBy, 'reconciliation');
+    });
+  });
+
+  it('a compressed schedule (reconcileScheduleScale in the input) asks as often, sooner', async () => {
+    const run = payoutRun();
+    run.input.config = { ...run.input.config, reconcileScheduleScale: 0.001 };
+    let t0 = 0;
+    const { acts, calls } = payoutStubs({ t0: () => t0 });
+    await withWorker(run.taskQueue, acts, async () => {
+      t0 = await env.currentTimeMs();
+      const handle = await env.client.workflow.start(b2cPayout, {
+        taskQueue: run.taskQueue,
+        workflowId: run.id,
+        args: [run.input],
+      });
+      const done = await handle.result();
+      assert.equal(done.status, 'needs_review');
+      assert.equal(calls.query.length, 3 + RECONCILE_SCHEDULE_MS.length);
+      // the grace window (unchanged) outlasts the compressed week: the run ends with it
+      const ended = await elapsedSince(t0);
+      assert.ok(ended < RECONCILE_HORIZON_MS / 10, `ended after ${Math.round(ended / MINUTE)} min`);
     });
   });
 
