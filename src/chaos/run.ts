@@ -18,6 +18,7 @@ import { createApiKey, OPERATOR } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
 import { DEV_C2B_SHORTCODE } from '../c2b/dev';
+import type { StkPaymentState } from '../domain/stk';
 import { SCENARIOS, startSandboxServer } from '../sandbox';
 import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
 import { verifyWebhook } from '../webhooks';
@@ -28,6 +29,7 @@ import { type ChaosContext, type Flow, type FlowCheck, type Json, kindTable } fr
 import { payoutFlow } from './payouts';
 import {
   CHAOS_RECONCILE_SCALE,
+  pushFault,
   reconcileBudgetMs,
   reviewSnapshot,
   reviewTable,
@@ -542,6 +544,34 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await sleep(3000);
     }
 
+    // a client of its own, for what the database cannot tell: whether a workflow still runs, and its state
+    const client = new Client({
+      connection: await Connection.connect({ address: `127.0.0.1:${temporalPort}` }),
+    });
+    cleanups.push(() => client.connection.close());
+    /** A payment workflow's own account of itself, for a violation's message. */
+    const workflowDetails = async (id: string): Promise<string> => {
+      try {
+        const h = client.workflow.getHandle(id);
+        const d = await h.describe();
+        const st = d.status.name === 'RUNNING' ? await h.query<StkPaymentState>('paymentState') : undefined;
+        const at = (t: string | undefined) =>
+          t === undefined ? '-' : `${((Date.parse(t) - t0) / 1000).toFixed(0)} s`;
+        return [
+          `workflow ${d.status.name}, ${d.historyLength} events`,
+          ...(st
+            ? [
+                `its state ${st.status}/${st.initiation}`,
+                `pushes ${st.initiationAttempts}, queries ${st.queries}`,
+                `accepted ${at(st.acceptedAt)}, deadline ${at(st.deadlineAt)}, grace until ${at(st.graceUntil)} (from the start of the run)`,
+              ]
+            : []),
+        ].join(', ');
+      } catch (err) {
+        return `workflow not described: ${String(err).slice(0, 120)}`;
+      }
+    };
+
     // ---- reconciliation (--reconcile) ----------------------------------------------------------------
     let reconcileLines = '';
     if (o.reconcile) {
@@ -549,15 +579,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const inReview = [...before.payments, ...before.payouts];
       const until = Date.now() + reconcileBudgetMs(GRACE_SECONDS, CHAOS_RECONCILE_SCALE);
       log(`${inReview.length} in review at the deadline; waiting for their reconciliation to end`);
-      const client = new Client({
-        connection: await Connection.connect({ address: `127.0.0.1:${temporalPort}` }),
-      });
-      let unfinished: string[];
-      try {
-        unfinished = await waitForWorkflowsToEnd(client, inReview, until, log);
-      } finally {
-        await client.connection.close();
-      }
+      const unfinished = await waitForWorkflowsToEnd(client, inReview, until, log);
       if (unfinished.length > 0) violate(`${unfinished.length} review workflows still running at the end`);
       rows = await db.db.selectFrom('payments').selectAll().where('merchant_id', '=', merchant.id).execute();
       const after = await reviewSnapshot(db.db, merchant.id);
@@ -574,6 +596,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       pushesByPayment.set(m[1], list);
     }
     const outcomes: Record<string, number> = {};
+    const pendingIds: string[] = [];
     let successNullReceipt = 0;
     let unknowablePaid = 0;
     let stkWrong = 0;
@@ -586,7 +609,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       outcomes[row.status] = (outcomes[row.status] ?? 0) + 1;
       if (row.status === 'pending') {
-        violate(`${id}: still pending at the deadline`);
+        pendingIds.push(id);
         continue;
       }
       const pushes = pushesByPayment.get(id) ?? [];
@@ -602,7 +625,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (unknowable && row.status === 'needs_review') unknowablePaid++;
         else if (row.status !== 'success') {
           stkWrong++;
-          violate(`${id}: customer paid but status ${row.status}`);
+          violate(
+            `${id}: customer paid but status ${row.status}/${row.review_reason ?? row.failure_reason} (${pushFault(paid)}; ${await workflowDetails(id)})`,
+          );
         } else {
           if (row.amount !== paid.amount) {
             stkWrong++;
@@ -622,6 +647,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         stkWrong++;
         violate(`${id}: a forged receipt was believed`);
       }
+    }
+    for (const id of pendingIds) {
+      const detail =
+        pendingIds.indexOf(id) < 20
+          ? ` (${pushFault(pushesByPayment.get(id)?.[0])}; ${await workflowDetails(id)})`
+          : '';
+      violate(`${id}: still pending at the deadline${detail}`);
     }
     const total = await db.db
       .selectFrom('payments')
