@@ -352,7 +352,6 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
         calls.c2b.map((c) => Math.round((c.at - reviewStart) / 1000)),
         reconcileSchedule(0.01).map((ms) => Math.round(ms / 1000)),
       );
-      assert.ok((await elapsedSince(t0)) < reviewStart + RECONCILE_HORIZON_MS * 0.01 + MINUTE);
     });
   });
 
@@ -585,9 +584,9 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
       const done = await handle.result();
       assert.equal(done.status, 'needs_review');
       assert.equal(calls.query.length, 3 + RECONCILE_SCHEDULE_MS.length);
-      // the run ends with the compressed week (after the unchanged grace window), not the real one
-      const ended = await elapsedSince(t0);
-      assert.ok(ended < RECONCILE_HORIZON_MS / 10, `ended after ${Math.round(ended / MINUTE)} min`);
+      // the last request comes at the end of the compressed week, not the real one
+      const last = calls.query.at(-1)!.at;
+      assert.ok(last < RECONCILE_HORIZON_MS / 10, `last request after ${Math.round(last / MINUTE)} min`);
     });
   });
 
