@@ -101,15 +101,14 @@ describe('initiateStkPush: a re-run attempt', () => {
     assert.equal(JSON.stringify(sim.sandbox.state.ledger().requests), requests, 'not sent again');
   });
 
-  it('another push number of the same payment is a push of its own', async () => {
+  it('another push number of the same payment is a push of its own: sent', async () => {
     const i = input('254700000000');
-    const first = await run(acts().initiateStkPush, i);
+    await run(acts().initiateStkPush, i);
+    const sent = () => (sim.sandbox.state.ledger().requests as Record<string, number>).stkpush ?? 0;
+    const before = sent();
     const second = await run(acts().initiateStkPush, { ...i, pushNumber: 2 });
-    assert.equal(first.kind, 'accepted');
-    assert.equal(second.kind, 'accepted');
-    assert.notEqual(
-      first.kind === 'accepted' && first.checkoutRequestId,
-      second.kind === 'accepted' && second.checkoutRequestId,
-    );
+    // the simulator may accept it or refuse it (the phone busy with the first prompt): either way it was sent
+    assert.notEqual(second.kind, 'ambiguous', JSON.stringify(second));
+    assert.equal(sent(), before + 1);
   });
 });
