@@ -51,6 +51,7 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
     paymentId: string,
     pushNumber: number,
     outcome: string | null,
+    answer?: InitiateStkPushResult,
   ): Promise<void> {
     if (outcome === null) {
       await deps.db
@@ -62,7 +63,7 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
     }
     await deps.db
       .updateTable('stk_pushes')
-      .set({ outcome })
+      .set({ outcome, ...(answer !== undefined ? { answer: JSON.stringify(answer) } : {}) })
       .where('payment_id', '=', paymentId)
       .where('push_number', '=', pushNumber)
       .execute();
@@ -82,6 +83,23 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
         .returning('push_number')
         .executeTakeFirst();
       if (!marked) {
+        // An earlier attempt whose answer was lost to the workflow (its workflow task timed out or its
+        // worker died after the push returned) left Daraja's answer with the mark: the same answer
+        // again, so the retried task decides as the lost one did. Without an answer, it is unknown.
+        const earlier = await deps.db
+          .selectFrom('stk_pushes')
+          .select('answer')
+          .where('payment_id', '=', input.paymentId)
+          .where('push_number', '=', input.pushNumber)
+          .executeTakeFirst();
+        const answer = earlier?.answer as InitiateStkPushResult | null | undefined;
+        if (answer && (answer.kind === 'accepted' || answer.kind === 'rejected')) {
+          log.info(
+            { attempt: activityInfo().attempt, kind: answer.kind },
+            'an earlier attempt of this push was answered; answering the same, not sending again',
+          );
+          return answer;
+        }
         log.warn(
           { attempt: activityInfo().attempt },
           'an earlier attempt may have sent this push; not sending again',
@@ -101,17 +119,18 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
           accountReference: input.reference,
           description: input.description,
         });
-        await setPushOutcome(input.paymentId, input.pushNumber, 'accepted');
-        log.info(
-          { phone: maskPhone(input.phone), checkoutRequestId: ack.checkoutRequestId },
-          'stk push accepted',
-        );
-        return {
+        const accepted: InitiateStkPushResult = {
           kind: 'accepted',
           checkoutRequestId: ack.checkoutRequestId,
           merchantRequestId: ack.merchantRequestId,
           customerMessage: ack.customerMessage,
         };
+        await setPushOutcome(input.paymentId, input.pushNumber, 'accepted', accepted);
+        log.info(
+          { phone: maskPhone(input.phone), checkoutRequestId: ack.checkoutRequestId },
+          'stk push accepted',
+        );
+        return accepted;
       } catch (err) {
         if (
           err instanceof DarajaInputError ||
@@ -134,15 +153,16 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
               throw ApplicationFailure.retryable(`push not sent: ${err.message}`, 'StkPushNotSent');
             case 'rejected': {
               const text = `${err.errorMessage ?? ''} ${err.message}`;
-              await setPushOutcome(input.paymentId, input.pushNumber, 'rejected');
-              log.info({ code: err.errorCode, status: err.httpStatus }, 'stk push rejected');
-              return {
+              const rejected: InitiateStkPushResult = {
                 kind: 'rejected',
                 code: err.errorCode ?? String(err.httpStatus ?? 'unknown'),
                 message: err.errorMessage ?? err.message,
                 transient: err.transient,
                 phoneBusy: PHONE_BUSY.test(text),
               };
+              await setPushOutcome(input.paymentId, input.pushNumber, 'rejected', rejected);
+              log.info({ code: err.errorCode, status: err.httpStatus }, 'stk push rejected');
+              return rejected;
             }
             case 'ambiguous':
               await setPushOutcome(input.paymentId, input.pushNumber, 'ambiguous');

@@ -41,8 +41,11 @@ export type InitiateStkPushInput = Pick<
  * **Double-push guard (MUST):** Temporal also retries an attempt that timed out or crashed, and such
  * an attempt may have sent the request. Before sending, the implementation records "push
  * `pushNumber` of `paymentId` sent" durably; an attempt (`activityInfo().attempt > 1`) that finds
- * that mark must NOT send again and returns `{ kind: 'ambiguous' }` instead. Any error that may
- * have happened after sending is returned as `ambiguous`, never thrown.
+ * that mark must NOT send again and returns `{ kind: 'ambiguous' }` instead, unless the earlier attempt
+ * recorded Daraja's answer (accepted or rejected) with the mark: then it returns that answer, so a
+ * workflow task that was lost after the push returned (a local activity's result is durable only
+ * with its task) is retried to the same decision. Any error that may have happened after sending is
+ * returned as `ambiguous`, never thrown.
  */
 export type InitiateStkPushResult =
   | {

@@ -235,12 +235,16 @@ export function buildCli(): Command {
     .option('--concurrency <n>', 'payments in flight', '40')
     .option('--deadline-seconds <n>', 'MALIPO_STK_DEADLINE_SECONDS for the run', '60')
     .option('--seed <n>', 'simulator seed', String(Date.now() % 1_000_000))
-    .action(async (o: Record<string, string | undefined>) => {
+    .option(
+      '--reconcile',
+      'go on until every review has been reconciled (schedule compressed ×0.0002) and report needs_review before and after',
+    )
+    .action(async (o: Record<string, string | boolean | undefined>) => {
       const r = await runChaos({
         payments: Number(o.payments),
         payouts: Number(o.payouts),
         c2b: Number(o.c2b),
-        databaseUrl: o.databaseUrl,
+        databaseUrl: typeof o.databaseUrl === 'string' ? o.databaseUrl : undefined,
         workers: Number(o.workers),
         apis: Number(o.apis),
         workerKills: Number(o.workerKills),
@@ -249,6 +253,7 @@ export function buildCli(): Command {
         concurrency: Number(o.concurrency),
         deadlineSeconds: Number(o.deadlineSeconds),
         seed: Number(o.seed),
+        reconcile: o.reconcile === true,
       });
       process.stdout.write(`${r.table}\n`);
       for (const v of r.violations.slice(0, 50)) process.stdout.write(`  violation: ${v}\n`);

@@ -204,6 +204,10 @@ export const EnvSchema = z.object({
     z.coerce.number().positive().max(1).default(1),
     'Tests only: multiplies every wait of the webhook retry schedule (0.001 turns 5 s, 5 min, 30 min into 5 ms, 300 ms, 1.8 s); passed to each delivery workflow in its input. Refused in production mode unless 1.',
   ),
+  MALIPO_RECONCILE_SCHEDULE_SCALE: doc(
+    z.coerce.number().min(0.00001).max(1).default(1),
+    'Tests only: multiplies every offset of the reconciliation schedule of a `needs_review` payment or payout (5 min, 15 min, 1 h, 6 h, then daily for 7 days; 0.0002 turns them into 60 ms … 121 s, 1 ms at least per offset); passed to each payment and payout workflow in its input. Refused in production mode unless 1.',
+  ),
   MALIPO_WORKER_MAX_CACHED_WORKFLOWS: doc(
     optionalString.pipe(z.coerce.number<string>().int().min(1).optional()),
     'Workflows the worker keeps in its sticky cache (`maxCachedWorkflows`, a positive integer); bounds its memory, and an evicted workflow is replayed from its history on its next task. See [How much the worker keeps in memory](#how-much-the-worker-keeps-in-memory).',
@@ -308,6 +312,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (e.MALIPO_WEBHOOK_SCHEDULE_SCALE !== 1) {
       problems.push('MALIPO_WEBHOOK_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
+    }
+    if (e.MALIPO_RECONCILE_SCHEDULE_SCALE !== 1) {
+      problems.push('MALIPO_RECONCILE_SCHEDULE_SCALE: a test-only setting; must be 1 in production mode');
     }
   }
   if ((e.TEMPORAL_TLS_CERT_PATH === undefined) !== (e.TEMPORAL_TLS_KEY_PATH === undefined)) {

@@ -7,7 +7,6 @@
  * OriginatorConversationID).
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -18,8 +17,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type {
   InitiateB2cPayoutResult,
@@ -46,14 +43,26 @@ import { maskPhone } from '../src/domain/phone';
 import {
   type ManualResolution,
   MPESA_RECEIPT,
-  RECONCILE_SCHEDULE_MS,
+  reconcileSchedule,
   RESOLVE_ERRORS,
   type ResolvedBy,
   sameResolution,
 } from '../src/domain/reconciliation';
-import { MalipoStatus } from '../src/domain/search-attributes';
 import { ensureSearchAttributes } from './search-attributes';
-import { LOOKUP_FAILED_CODES, errorMessage, iso, toAmount } from './helpers';
+import {
+  drainInOrder,
+  errorMessage,
+  followStatus,
+  isResultPayload,
+  isStatusPayload,
+  iso,
+  listenFor,
+  notSentFailure,
+  resultText,
+  StatusRounds,
+  statusVerdict,
+  toAmount,
+} from './helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -166,11 +175,8 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   const answers: PayoutStatusSignal[] = [];
   const seenResults = new Set<string>();
   const seenAnswers = new Set<string>();
-  /** ConversationIDs of the Transaction Status requests this payout started, with their numbers (1, 2 …). */
-  const statusRequests = new Map<string, number>();
-  /** The Transaction Status request the current round waits on, and whether it has answered. */
-  let currentRequest: string | undefined;
-  let roundAnswered = false;
+  /** The Transaction Status requests this payout started (their numbers 1, 2 …), the one the current round waits on, and whether it has answered. */
+  const rounds = new StatusRounds();
   /** M-Pesa's QueueTimeOutURL said it timed the request out in its queue. */
   let queueTimedOut = false;
   /** A TransactionID a callback named, to help the Transaction Status lookup. */
@@ -192,21 +198,13 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   // ---- handlers -----------------------------------------------------------------------------
 
   setHandler(payoutResultSignal, (r) => {
-    // Rule: a signal cannot be refused, so a malformed payload is dropped here rather than allowed to
-    // throw later (a plain error would fail the workflow task forever).
-    if (
-      r === null ||
-      typeof r !== 'object' ||
-      (r.kind !== 'result' && r.kind !== 'queue_timeout') ||
-      (typeof r.resultCode !== 'string' && typeof r.resultCode !== 'number')
-    ) {
+    if (!isResultPayload(r)) {
       log.warn('payoutResult ignored: malformed payload');
       return;
     }
     results.push({
       kind: r.kind,
-      resultCode: String(r.resultCode).trim(),
-      resultDesc: String(r.resultDesc ?? ''),
+      ...resultText(r),
       conversationId: optString(r.conversationId),
       originatorConversationId: optString(r.originatorConversationId),
       receipt: optString(r.receipt),
@@ -217,11 +215,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   });
 
   setHandler(payoutStatusSignal, (a) => {
-    if (
-      a === null ||
-      typeof a !== 'object' ||
-      (typeof a.resultCode !== 'string' && typeof a.resultCode !== 'number')
-    ) {
+    if (!isStatusPayload(a)) {
       log.warn('payoutStatus ignored: malformed payload');
       return;
     }
@@ -233,8 +227,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     }
     answers.push({
       conversationId: optString(a.conversationId),
-      resultCode: String(a.resultCode).trim(),
-      resultDesc: String(a.resultDesc ?? ''),
+      ...resultText(a),
       transactionStatus: optString(a.transactionStatus),
       receipt: optString(a.receipt),
       amount: toAmount(a.amount),
@@ -351,8 +344,8 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       // Rule: only the two error types the activity uses for "nothing was sent" prove no money can
       // move; anything else (a timeout, a crash, an unexpected error) may have reached Daraja, so it
       // is ambiguous and the request is never sent again.
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure && (cause.type === NOT_SENT || cause.type === MISCONFIGURED)) {
+      const cause = notSentFailure(err, [NOT_SENT, MISCONFIGURED]);
+      if (cause) {
         state.initiation = 'rejected';
         await settle({
           status: 'failed',
@@ -414,27 +407,22 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
   }
 
   /** Judges everything received, then waits until `done()`, the payout is decided, or `ms` pass. */
-  async function listen(ms: number, done: () => boolean): Promise<void> {
-    const until = Date.now() + ms;
-    for (;;) {
-      await drain();
-      if (done() || !isOpen()) return;
-      const left = until - Date.now();
-      if (left <= 0) return;
-      await condition(() => results.length > 0 || answers.length > 0 || manual !== undefined, left);
-    }
+  function listen(ms: number, done: () => boolean): Promise<void> {
+    return listenFor(
+      ms,
+      done,
+      isOpen,
+      drain,
+      () => results.length > 0 || answers.length > 0 || manual !== undefined,
+    );
   }
 
   /**
    * Judges everything received. Results first: the ResultURL callback is authoritative and wins over
    * any Transaction Status answer, even one that arrived earlier.
    */
-  async function drain(): Promise<void> {
-    while (isOpen()) {
-      if (results.length > 0) await judgeResult(results.shift()!);
-      else if (answers.length > 0) await judgeAnswer(answers.shift()!);
-      else return;
-    }
+  function drain(): Promise<void> {
+    return drainInOrder(isOpen, results, judgeResult, answers, judgeAnswer);
   }
 
   /**
@@ -454,7 +442,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
         n = 1;
       }
       const started = await startStatusQuery(state.statusQueries + 1);
-      if (started) await listen(cfg.statusWaitMs, () => roundAnswered || freshClaim());
+      if (started) await listen(cfg.statusWaitMs, () => rounds.answered || freshClaim());
       else await drain();
       if (!isOpen()) return;
       if (freshClaim()) {
@@ -503,8 +491,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   async function startStatusQuery(queryNumber: number): Promise<boolean> {
     state.statusQueries = queryNumber;
-    currentRequest = undefined;
-    roundAnswered = false;
+    rounds.begin();
     let r: QueryPayoutStatusResult;
     try {
       r = await queryPayoutStatus({
@@ -521,8 +508,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       r = { kind: 'unavailable', message: errorMessage(err) };
     }
     if (r.kind === 'started') {
-      currentRequest = r.conversationId;
-      statusRequests.set(r.conversationId, queryNumber);
+      rounds.started(r.conversationId, queryNumber);
       return true;
     }
     log.info('Transaction Status unavailable', { queryNumber, message: r.message });
@@ -531,7 +517,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
 
   /**
    * A needs_review payout keeps listening for a late answer (at least graceMs), and asks Transaction
-   * Status again on RECONCILE_SCHEDULE_MS (counted from here) until it is settled, a person resolves
+   * Status again on RECONCILE_SCHEDULE_MS (scaled by cfg.reconcileScheduleScale; counted from here) until it is settled, a person resolves
    * it, or the schedule and the grace window have both ended (then it stays needs_review). A failure
    * Result arriving meanwhile is confirmed by Transaction Status like one that arrived in time.
    */
@@ -539,9 +525,10 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     reviewing = true;
     const since = Date.now();
     const graceEnd = since + cfg.graceMs;
+    const schedule = reconcileSchedule(cfg.reconcileScheduleScale);
     let next = 0;
     for (;;) {
-      const dueAt = next < RECONCILE_SCHEDULE_MS.length ? since + RECONCILE_SCHEDULE_MS[next]! : undefined;
+      const dueAt = next < schedule.length ? since + schedule[next]! : undefined;
       if (dueAt === undefined && Date.now() >= graceEnd) return;
       await listen((dueAt ?? graceEnd) - Date.now(), () => failureClaim !== undefined && !claimReconciled);
       if (!isOpen()) return;
@@ -554,7 +541,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
         next++;
         // Rule: one Transaction Status request per scheduled attempt, waiting statusWaitMs for its answer.
         if (await startStatusQuery(state.statusQueries + 1))
-          await listen(cfg.statusWaitMs, () => roundAnswered);
+          await listen(cfg.statusWaitMs, () => rounds.answered);
         if (!isOpen()) return;
       }
     }
@@ -715,15 +702,14 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     seenAnswers.add(fingerprint);
     // Rule: only answers to requests this payout started count (an answer without an id is taken as
     // the answer to the latest request).
-    const requestNumber =
-      a.conversationId === undefined ? state.statusQueries : statusRequests.get(a.conversationId);
+    const requestNumber = rounds.numberOf(a.conversationId, state.statusQueries);
     if (requestNumber === undefined) {
       log.warn('payoutStatus ignored: not one of this payout’s requests', { got: a.conversationId });
       return;
     }
-    if (a.conversationId === undefined || a.conversationId === currentRequest) roundAnswered = true;
-
-    if (a.resultCode === '0' && a.transactionStatus?.trim().toLowerCase() === 'completed') {
+    // "not found": a definitive answer about the transaction, unless the lookup itself failed
+    const { completed, notCompleted, notFound } = statusVerdict(a, NOT_COMPLETED);
+    if (completed) {
       if (a.amount !== undefined && a.amount !== input.amount) {
         await settle({
           status: 'needs_review',
@@ -747,9 +733,6 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
       });
       return;
     }
-    const notCompleted = NOT_COMPLETED.includes(a.transactionStatus?.trim().toLowerCase() ?? '');
-    // "not found": a definitive answer about the transaction, unless the lookup itself failed
-    const notFound = a.resultCode !== '0' && !LOOKUP_FAILED_CODES.includes(a.resultCode);
     if (failureClaim !== undefined && requestNumber > claimAfterQuery && (notFound || notCompleted)) {
       // Rule: the failure Result and a lookup made after it agree: nothing moved.
       await settle({
@@ -840,9 +823,7 @@ export async function b2cPayout(input: PayoutInput): Promise<PayoutState> {
     state.message = message;
     state.version++;
     // Rule: the UI filters on MalipoStatus, so it follows every change (an unchanged value needs no command).
-    if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== state.status) {
-      upsertSearchAttributes([{ key: MalipoStatus, value: state.status }]);
-    }
+    followStatus(state.status);
     const snap: RecordPayoutStatusInput = {
       payoutId: state.payoutId,
       version: state.version,

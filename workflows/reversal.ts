@@ -5,7 +5,6 @@
  * reversal id (`rev_…`). The initiator's credential never enters this code: the activities load it.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -15,8 +14,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type {
   InitiateReversalResult,
@@ -36,9 +33,21 @@ import {
   type ReversalStatusSignal,
   resolveReversalConfig,
 } from '../src/domain/reversal';
-import { MalipoStatus } from '../src/domain/search-attributes';
 import { ensureSearchAttributes } from './search-attributes';
-import { LOOKUP_FAILED_CODES, errorMessage, iso, toAmount } from './helpers';
+import {
+  drainInOrder,
+  errorMessage,
+  followStatus,
+  isResultPayload,
+  isStatusPayload,
+  iso,
+  listenFor,
+  notSentFailure,
+  resultText,
+  StatusRounds,
+  statusVerdict,
+  toAmount,
+} from './helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -128,10 +137,8 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   const results: ReversalResultSignal[] = [];
   const answers: ReversalStatusSignal[] = [];
   const seen = new Set<string>();
-  /** ConversationIDs of this reversal's Transaction Status requests, with their numbers. */
-  const statusRequests = new Map<string, number>();
-  let currentRequest: string | undefined;
-  let roundAnswered = false;
+  /** This reversal's Transaction Status requests: their ConversationIDs and numbers, the current one. */
+  const rounds = new StatusRounds();
   let queueTimedOut = false;
   /** The reversal's own TransactionID, as a Result named it: what Transaction Status looks up. */
   let knownTransactionId: string | undefined;
@@ -142,21 +149,13 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   // ---- handlers -----------------------------------------------------------------------------
 
   setHandler(reversalResultSignal, (r) => {
-    // Rule: a signal cannot be refused, so a malformed payload is dropped here (a throw would fail
-    // the workflow task forever).
-    if (
-      r === null ||
-      typeof r !== 'object' ||
-      (r.kind !== 'result' && r.kind !== 'queue_timeout') ||
-      (typeof r.resultCode !== 'string' && typeof r.resultCode !== 'number')
-    ) {
+    if (!isResultPayload(r)) {
       log.warn('reversalResult ignored: malformed payload');
       return;
     }
     results.push({
       kind: r.kind,
-      resultCode: String(r.resultCode).trim(),
-      resultDesc: String(r.resultDesc ?? ''),
+      ...resultText(r),
       conversationId: optString(r.conversationId),
       originatorConversationId: optString(r.originatorConversationId),
       transactionId: optString(r.transactionId),
@@ -165,11 +164,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   });
 
   setHandler(reversalStatusSignal, (a) => {
-    if (
-      a === null ||
-      typeof a !== 'object' ||
-      (typeof a.resultCode !== 'string' && typeof a.resultCode !== 'number')
-    ) {
+    if (!isStatusPayload(a)) {
       log.warn('reversalStatus ignored: malformed payload');
       return;
     }
@@ -179,8 +174,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
     }
     answers.push({
       conversationId: optString(a.conversationId),
-      resultCode: String(a.resultCode).trim(),
-      resultDesc: String(a.resultDesc ?? ''),
+      ...resultText(a),
       transactionStatus: optString(a.transactionStatus),
       receipt: optString(a.receipt),
       amount: toAmount(a.amount),
@@ -225,8 +219,8 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
     } catch (err) {
       // Rule: only the activity's two "nothing was sent" types prove no money can move; anything
       // else may have reached Daraja, so it is ambiguous and never sent again.
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure && (cause.type === NOT_SENT || cause.type === MISCONFIGURED)) {
+      const cause = notSentFailure(err, [NOT_SENT, MISCONFIGURED]);
+      if (cause) {
         state.initiation = 'rejected';
         await settle({
           status: 'failed',
@@ -277,24 +271,13 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   }
 
   /** Judges everything received, then waits until `done()`, a decision, or `ms` pass. */
-  async function listen(ms: number, done: () => boolean): Promise<void> {
-    const until = Date.now() + ms;
-    for (;;) {
-      await drain();
-      if (done() || !isPending()) return;
-      const left = until - Date.now();
-      if (left <= 0) return;
-      await condition(() => results.length > 0 || answers.length > 0, left);
-    }
+  function listen(ms: number, done: () => boolean): Promise<void> {
+    return listenFor(ms, done, isPending, drain, () => results.length > 0 || answers.length > 0);
   }
 
   /** Results first: the ResultURL callback wins over any Transaction Status answer. */
-  async function drain(): Promise<void> {
-    while (isPending()) {
-      if (results.length > 0) await judgeResult(results.shift()!);
-      else if (answers.length > 0) await judgeAnswer(answers.shift()!);
-      else return;
-    }
+  function drain(): Promise<void> {
+    return drainInOrder(isPending, results, judgeResult, answers, judgeAnswer);
   }
 
   /**
@@ -306,7 +289,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
       await drain();
       if (!isPending()) return;
       const started = await startStatusQuery(state.statusQueries + 1);
-      await listen(cfg.statusWaitMs, () => started && roundAnswered);
+      await listen(cfg.statusWaitMs, () => started && rounds.answered);
       if (!isPending()) return;
       if (n < cfg.maxStatusQueries) await listen(cfg.statusRetryDelayMs * 2 ** (n - 1), () => false);
     }
@@ -337,8 +320,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   }
 
   async function startStatusQuery(queryNumber: number): Promise<boolean> {
-    currentRequest = undefined;
-    roundAnswered = false;
+    rounds.begin();
     // Rule: a lookup needs the reversal's own ids; after an ambiguous send without a Result there
     // are none (the original receipt would find the payment, not this reversal).
     if (knownTransactionId === undefined && state.originatorConversationId === undefined) {
@@ -360,8 +342,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
       r = { kind: 'unavailable', message: errorMessage(err) };
     }
     if (r.kind === 'started') {
-      currentRequest = r.conversationId;
-      statusRequests.set(r.conversationId, queryNumber);
+      rounds.started(r.conversationId, queryNumber);
       return true;
     }
     log.info('Transaction Status unavailable', { queryNumber, message: r.message });
@@ -429,15 +410,13 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
     if (seen.has(fingerprint)) return;
     seen.add(fingerprint);
     // Rule: only answers to requests this reversal started count (one without an id answers the latest).
-    const requestNumber =
-      a.conversationId === undefined ? state.statusQueries : statusRequests.get(a.conversationId);
+    const requestNumber = rounds.numberOf(a.conversationId, state.statusQueries);
     if (requestNumber === undefined) {
       log.warn('reversalStatus ignored: not one of this reversal’s requests', { got: a.conversationId });
       return;
     }
-    if (a.conversationId === undefined || a.conversationId === currentRequest) roundAnswered = true;
-
-    if (a.resultCode === '0' && a.transactionStatus?.trim().toLowerCase() === 'completed') {
+    const { completed, notCompleted, notFound } = statusVerdict(a, NOT_COMPLETED);
+    if (completed) {
       if (a.amount !== undefined && a.amount !== input.amount) {
         await settle({
           status: 'needs_review',
@@ -459,8 +438,6 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
       });
       return;
     }
-    const notCompleted = NOT_COMPLETED.includes(a.transactionStatus?.trim().toLowerCase() ?? '');
-    const notFound = a.resultCode !== '0' && !LOOKUP_FAILED_CODES.includes(a.resultCode);
     if (failureClaim !== undefined && requestNumber > claimAfterQuery && (notFound || notCompleted)) {
       // Rule: the failure Result and a lookup made after it agree: nothing went back.
       await settle({
@@ -515,9 +492,7 @@ export async function reversal(input: ReversalInput): Promise<ReversalState> {
   async function commit(message: string): Promise<void> {
     state.message = message;
     state.version++;
-    if (workflowInfo().typedSearchAttributes.get(MalipoStatus) !== state.status) {
-      upsertSearchAttributes([{ key: MalipoStatus, value: state.status }]);
-    }
+    followStatus(state.status);
     const snap: RecordReversalStatusInput = {
       reversalId: state.reversalId,
       version: state.version,

@@ -38,8 +38,8 @@ import {
   C2B_MATCH_WINDOW_MS,
   type ManualResolution,
   MPESA_RECEIPT,
-  RECONCILE_SCHEDULE_MS,
   RESOLVE_ERRORS,
+  reconcileSchedule,
   type ResolvedBy,
   STK_QUERY_HORIZON_MS,
   sameResolution,
@@ -520,13 +520,14 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   // ---- reconciling a review -------------------------------------------------------------------
 
   /**
-   * After the grace window, a payment still in review asks again on RECONCILE_SCHEDULE_MS (counted from
+   * After the grace window, a payment still in review asks again on RECONCILE_SCHEDULE_MS (scaled by
+   * cfg.reconcileScheduleScale, 1 in production; counted from
    * here), judging any late callback as it comes, until Daraja answers, a person resolves it, or the
    * schedule ends (then it stays needs_review and the run ends).
    */
   async function reconcileReview(): Promise<void> {
     const since = Date.now();
-    for (const offset of RECONCILE_SCHEDULE_MS) {
+    for (const offset of reconcileSchedule(cfg.reconcileScheduleScale)) {
       const at = since + offset;
       for (;;) {
         while (inbox.length > 0 && manual === undefined) await judgeCallback(inbox.shift()!);

@@ -18,6 +18,7 @@ import { createApiKey, OPERATOR } from '../platform/keys';
 import { createMerchant } from '../platform/merchants';
 import { parseEncryptionKey, SecretBox } from '../platform/secret-box';
 import { DEV_C2B_SHORTCODE } from '../c2b/dev';
+import type { StkPaymentState } from '../domain/stk';
 import { SCENARIOS, startSandboxServer } from '../sandbox';
 import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
 import { verifyWebhook } from '../webhooks';
@@ -26,6 +27,16 @@ import { simulatorChannelInput } from '../admin/dev-bootstrap';
 import { c2bFlow } from './c2b';
 import { type ChaosContext, type Flow, type FlowCheck, type Json, kindTable } from './kinds';
 import { payoutFlow } from './payouts';
+import {
+  CHAOS_RECONCILE_SCALE,
+  pushFault,
+  reconcileBudgetMs,
+  reviewSnapshot,
+  reviewTable,
+  stayedInReview,
+  waitForWorkflowsToEnd,
+} from './reconcile';
+import { Client, Connection } from '@temporalio/client';
 
 export interface ChaosOptions {
   payments: number;
@@ -42,6 +53,11 @@ export interface ChaosOptions {
   concurrency: number;
   seed: number;
   deadlineSeconds: number;
+  /**
+   * Go on past the deadline until every payment and payout in review has had its reconciliation, on
+   * a schedule compressed by {@link CHAOS_RECONCILE_SCALE}, and report needs_review before and after.
+   */
+  reconcile?: boolean | undefined;
   log?: (line: string) => void;
 }
 
@@ -52,6 +68,9 @@ export interface ChaosResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The STK and payout grace windows of the chaos stack (MALIPO_STK_GRACE_SECONDS, MALIPO_PAYOUT_GRACE_SECONDS). */
+const GRACE_SECONDS = 120;
 
 /** How often the simulator POSTs a C2B confirmation until answered 2xx: its backoff (1 s, doubling) then spans about two minutes, longer than any API restart. */
 const C2B_CONFIRMATION_ATTEMPTS = 8;
@@ -169,13 +188,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       MALIPO_PUBLIC_URL: apiUrls[0] as string,
       MALIPO_WEBHOOK_SCHEDULE_SCALE: '0.001',
       MALIPO_STK_DEADLINE_SECONDS: String(o.deadlineSeconds),
-      MALIPO_STK_GRACE_SECONDS: '120',
+      MALIPO_STK_GRACE_SECONDS: String(GRACE_SECONDS),
+      ...(o.reconcile ? { MALIPO_RECONCILE_SCHEDULE_SCALE: String(CHAOS_RECONCILE_SCALE) } : {}),
       // payouts settle within about a minute, like the STK deadline: 20 s for the Result, then three
       // Transaction Status requests of 10 s each, 2 s and 4 s apart
       MALIPO_PAYOUT_RESULT_WAIT_SECONDS: '20',
       MALIPO_PAYOUT_STATUS_WAIT_SECONDS: '10',
       MALIPO_PAYOUT_STATUS_RETRY_SECONDS: '2',
-      MALIPO_PAYOUT_GRACE_SECONDS: '120',
+      MALIPO_PAYOUT_GRACE_SECONDS: String(GRACE_SECONDS),
       MALIPO_INITIATION_WAIT_MS: '8000',
       MALIPO_DARAJA_TIMEOUT_MS: '3000',
       MALIPO_RATE_LIMIT_CREATE_PER_MINUTE: '1000000',
@@ -523,6 +543,48 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       await sleep(3000);
     }
+
+    // a client of its own, for what the database cannot tell: whether a workflow still runs, and its state
+    const client = new Client({
+      connection: await Connection.connect({ address: `127.0.0.1:${temporalPort}` }),
+    });
+    cleanups.push(() => client.connection.close());
+    /** A payment workflow's own account of itself, for a violation's message. */
+    const workflowDetails = async (id: string): Promise<string> => {
+      try {
+        const h = client.workflow.getHandle(id);
+        const d = await h.describe();
+        const st = d.status.name === 'RUNNING' ? await h.query<StkPaymentState>('paymentState') : undefined;
+        const at = (t: string | undefined) =>
+          t === undefined ? '-' : `${((Date.parse(t) - t0) / 1000).toFixed(0)} s`;
+        return [
+          `workflow ${d.status.name}, ${d.historyLength} events`,
+          ...(st
+            ? [
+                `its state ${st.status}/${st.initiation}`,
+                `pushes ${st.initiationAttempts}, queries ${st.queries}`,
+                `accepted ${at(st.acceptedAt)}, deadline ${at(st.deadlineAt)}, grace until ${at(st.graceUntil)} (from the start of the run)`,
+              ]
+            : []),
+        ].join(', ');
+      } catch (err) {
+        return `workflow not described: ${String(err).slice(0, 120)}`;
+      }
+    };
+
+    // ---- reconciliation (--reconcile) ----------------------------------------------------------------
+    let reconcileLines = '';
+    if (o.reconcile) {
+      const before = await reviewSnapshot(db.db, merchant.id);
+      const inReview = [...before.payments, ...before.payouts];
+      const until = Date.now() + reconcileBudgetMs(GRACE_SECONDS, CHAOS_RECONCILE_SCALE);
+      log(`${inReview.length} in review at the deadline; waiting for their reconciliation to end`);
+      const unfinished = await waitForWorkflowsToEnd(client, inReview, until, log);
+      if (unfinished.length > 0) violate(`${unfinished.length} review workflows still running at the end`);
+      rows = await db.db.selectFrom('payments').selectAll().where('merchant_id', '=', merchant.id).execute();
+      const after = await reviewSnapshot(db.db, merchant.id);
+      reconcileLines = reviewTable(before, after);
+    }
     const byId = new Map(rows.map((r) => [r.id as string, r]));
     const ledger = state.ledger();
     const pushesByPayment = new Map<string, typeof ledger.pushes>();
@@ -534,6 +596,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       pushesByPayment.set(m[1], list);
     }
     const outcomes: Record<string, number> = {};
+    const pendingIds: string[] = [];
     let successNullReceipt = 0;
     let unknowablePaid = 0;
     let stkWrong = 0;
@@ -546,7 +609,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       outcomes[row.status] = (outcomes[row.status] ?? 0) + 1;
       if (row.status === 'pending') {
-        violate(`${id}: still pending at the deadline`);
+        pendingIds.push(id);
         continue;
       }
       const pushes = pushesByPayment.get(id) ?? [];
@@ -562,7 +625,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (unknowable && row.status === 'needs_review') unknowablePaid++;
         else if (row.status !== 'success') {
           stkWrong++;
-          violate(`${id}: customer paid but status ${row.status}`);
+          violate(
+            `${id}: customer paid but status ${row.status}/${row.review_reason ?? row.failure_reason} (${pushFault(paid)}; ${await workflowDetails(id)})`,
+          );
         } else {
           if (row.amount !== paid.amount) {
             stkWrong++;
@@ -582,6 +647,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         stkWrong++;
         violate(`${id}: a forged receipt was believed`);
       }
+    }
+    for (const id of pendingIds) {
+      const detail =
+        pendingIds.indexOf(id) < 20
+          ? ` (${pushFault(pushesByPayment.get(id)?.[0])}; ${await workflowDetails(id)})`
+          : '';
+      violate(`${id}: still pending at the deadline${detail}`);
     }
     const total = await db.db
       .selectFrom('payments')
@@ -683,7 +755,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       },
       ...checks.map((c) => c.summary),
     ]);
-    const table = `${lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n\n${kinds}`;
+    let table = `${lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n\n${kinds}`;
+    if (o.reconcile) {
+      const stayed = await stayedInReview(db.db, merchant.id, ledger, pushesByPayment);
+      const why = (label: string, counts: Record<string, number>) =>
+        Object.entries(counts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${label}  ${String(n).padStart(4)}  ${k}`);
+      table += `\n\n${reconcileLines}\n\nstill in review after reconciliation (review reason — what the simulator did):\n${[
+        ...why('stk   ', stayed.payments),
+        ...why('payout', stayed.payouts),
+      ].join('\n')}`;
+    }
     return { violations, table, wallSeconds: (Date.now() - t0) / 1000 };
   } finally {
     for (const c of cleanups.reverse()) {

@@ -67,6 +67,8 @@ export interface PayoutConfig {
   statusRetryDelayMs: number;
   /** How long a `needs_review` payout keeps listening for a late result that settles it. Default 24 h. */
   graceMs: number;
+  /** Multiplies every offset of the reconciliation schedule (RECONCILE_SCHEDULE_MS) of a review. Default 1; test stacks only. */
+  reconcileScheduleScale: number;
 }
 
 export const DEFAULT_PAYOUT_CONFIG: Readonly<PayoutConfig> = {
@@ -75,6 +77,7 @@ export const DEFAULT_PAYOUT_CONFIG: Readonly<PayoutConfig> = {
   maxStatusQueries: 3,
   statusRetryDelayMs: 30_000,
   graceMs: 24 * 3600_000,
+  reconcileScheduleScale: 1,
 };
 
 export function resolvePayoutConfig(partial: Partial<PayoutConfig> | undefined): PayoutConfig {

@@ -34,6 +34,16 @@ export const RECONCILE_SCHEDULE_MS: readonly number[] = [
  */
 export const RECONCILE_HORIZON_MS = 7 * DAY;
 
+/**
+ * {@link RECONCILE_SCHEDULE_MS} with every offset multiplied by `scale` (at least 1 ms each). Scale 1
+ * (the default, the only value production mode allows) is the schedule itself; a smaller scale is for
+ * test stacks that must see reconciliation within minutes (`MALIPO_RECONCILE_SCHEDULE_SCALE`).
+ */
+export function reconcileSchedule(scale = 1): readonly number[] {
+  if (scale === 1) return RECONCILE_SCHEDULE_MS;
+  return RECONCILE_SCHEDULE_MS.map((ms) => Math.max(1, Math.round(ms * scale)));
+}
+
 /** Daraja's STK query is meant for recent pushes: a day after the push Malipo stops asking it. */
 export const STK_QUERY_HORIZON_MS = DAY;
 

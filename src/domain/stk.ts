@@ -36,6 +36,8 @@ export interface StkPushConfig {
   transientRetryInitialDelayMs: number;
   /** Re-pushes after transient rejections before `failed/rejected`. Default 3. */
   transientRetryMaxAttempts: number;
+  /** Multiplies every offset of the reconciliation schedule (RECONCILE_SCHEDULE_MS) of a review. Default 1; test stacks only. */
+  reconcileScheduleScale: number;
 }
 
 export const DEFAULT_STK_CONFIG: Readonly<StkPushConfig> = {
@@ -52,6 +54,7 @@ export const DEFAULT_STK_CONFIG: Readonly<StkPushConfig> = {
   phoneBusyMaxTotalMs: 3 * 60_000,
   transientRetryInitialDelayMs: 5_000,
   transientRetryMaxAttempts: 3,
+  reconcileScheduleScale: 1,
 };
 
 /** Fills unset knobs with defaults; ignores keys whose value is `undefined`. */

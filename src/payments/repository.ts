@@ -1,7 +1,8 @@
 /**
  * The payments projection: the row the API reads, written only by the payment workflow's
- * activities, monotonically (a write with an older `version` changes nothing) and idempotently
- * (the event of each change is inserted once, keyed by payment and version).
+ * activities, monotonically (a write with an older `version` changes nothing; a decision replaces a
+ * `pending` write of the same version) and idempotently (the event of each change is inserted once,
+ * keyed by payment and version).
  */
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db';
@@ -227,7 +228,18 @@ export class PaymentRepository {
           settled_at: change.status === 'pending' ? null : new Date(),
         })
         .where('id', '=', change.paymentId)
-        .where('version', '<', change.version);
+        .where((eb) =>
+          change.status === 'pending'
+            ? eb('version', '<', change.version)
+            : // Rule: a decision also replaces a `pending` write of its own version. Such a write
+              // came from a workflow task that was lost after its local activities ran (the retried
+              // task, the one in history, numbers its changes from the same point); left alone, it
+              // would refuse the history's final write and keep the row pending forever.
+              eb.or([
+                eb('version', '<', change.version),
+                eb.and([eb('version', '=', change.version), eb('status', '=', 'pending')]),
+              ]),
+        );
       // nothing moves a payment out of success
       if (change.status !== 'success') update = update.where('status', '!=', 'success');
       const updated = await update.returningAll().executeTakeFirst();

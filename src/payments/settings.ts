@@ -10,6 +10,7 @@ export function stkConfigFrom(
     | 'MALIPO_STK_CONFIRM_SUCCESS'
     | 'MALIPO_STK_QUERY_FIRST_SECONDS'
     | 'MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS'
+    | 'MALIPO_RECONCILE_SCHEDULE_SCALE'
   >,
 ): Partial<StkPushConfig> {
   return {
@@ -18,5 +19,9 @@ export function stkConfigFrom(
     confirmSuccessByQuery: config.MALIPO_STK_CONFIRM_SUCCESS,
     firstQueryDelayMs: config.MALIPO_STK_QUERY_FIRST_SECONDS * 1000,
     maxQueryIntervalMs: config.MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS * 1000,
+    // only a compressed schedule enters the input: production payments keep their input as it was
+    ...(config.MALIPO_RECONCILE_SCHEDULE_SCALE !== 1
+      ? { reconcileScheduleScale: config.MALIPO_RECONCILE_SCHEDULE_SCALE }
+      : {}),
   };
 }

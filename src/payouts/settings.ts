@@ -9,6 +9,7 @@ export function payoutConfigFrom(
     | 'MALIPO_PAYOUT_STATUS_WAIT_SECONDS'
     | 'MALIPO_PAYOUT_STATUS_RETRY_SECONDS'
     | 'MALIPO_PAYOUT_GRACE_SECONDS'
+    | 'MALIPO_RECONCILE_SCHEDULE_SCALE'
   >,
 ): Partial<PayoutConfig> {
   return {
@@ -16,5 +17,9 @@ export function payoutConfigFrom(
     statusWaitMs: config.MALIPO_PAYOUT_STATUS_WAIT_SECONDS * 1000,
     statusRetryDelayMs: config.MALIPO_PAYOUT_STATUS_RETRY_SECONDS * 1000,
     graceMs: config.MALIPO_PAYOUT_GRACE_SECONDS * 1000,
+    // only a compressed schedule enters the input: production payouts keep their input as it was
+    ...(config.MALIPO_RECONCILE_SCHEDULE_SCALE !== 1
+      ? { reconcileScheduleScale: config.MALIPO_RECONCILE_SCHEDULE_SCALE }
+      : {}),
   };
 }

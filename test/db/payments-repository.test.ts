@@ -124,6 +124,50 @@ for (const target of testDatabases()) {
       assert.equal(typeof body.created, 'number');
     });
 
+    it('a decision replaces a pending write of the same version (from a lost workflow task), once', async () => {
+      const p = newPayment();
+      await repo.createPending(p);
+      // the lost task: the push accepted, recorded as version 1
+      await repo.recordStatus({
+        paymentId: p.id,
+        version: 1,
+        status: 'pending',
+        checkoutRequestId: 'ws_CO_lost',
+      });
+      // the retried task, in history: another pending write of version 1 changes nothing
+      assert.deepEqual(await repo.recordStatus({ paymentId: p.id, version: 1, status: 'pending' }), {
+        applied: false,
+        eventId: null,
+      });
+      // its decision, version 1 too, is applied with its event
+      const settled = await repo.recordStatus({
+        paymentId: p.id,
+        version: 1,
+        status: 'success',
+        mpesaReceipt: 'UKM8EOG5BS',
+        resultCode: '0',
+      });
+      assert.equal(settled.applied, true);
+      assert.ok(settled.eventId);
+      assert.equal((await repo.getById(p.id))?.status, 'success');
+      // and only once: the same write again, or another decision of that version, changes nothing
+      assert.deepEqual(
+        await repo.recordStatus({
+          paymentId: p.id,
+          version: 1,
+          status: 'failed',
+          failureReason: 'cancelled',
+        }),
+        { applied: false, eventId: null },
+      );
+      const events = await handle.db
+        .selectFrom('events')
+        .select('id')
+        .where('payment_id', '=', p.id)
+        .execute();
+      assert.equal(events.length, 1);
+    });
+
     it('a write that only adds the receipt to a success creates no second event', async () => {
       const p = newPayment();
       await repo.createPending(p);

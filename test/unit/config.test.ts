@@ -3,7 +3,9 @@ import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config';
 import { DEFAULT_STK_CONFIG, resolveStkConfig } from '../../src/domain/stk';
+import { RECONCILE_SCHEDULE_MS, reconcileSchedule } from '../../src/domain/reconciliation';
 import { stkConfigFrom } from '../../src/payments/settings';
+import { payoutConfigFrom } from '../../src/payouts/settings';
 import { workerTuningFrom } from '../../src/temporal/worker';
 
 /** The one problem loadConfig reports for `env`. */
@@ -152,6 +154,50 @@ describe('config', () => {
       assert.match(
         problemOf({ MALIPO_STK_QUERY_FIRST_SECONDS: '90' }),
         /MALIPO_STK_QUERY_MAX_INTERVAL_SECONDS/,
+      );
+    });
+  });
+
+  describe('reconciliation schedule scale', () => {
+    it('is 1 by default: the production schedule, and nothing of it in the workflow inputs', () => {
+      const c = loadConfig({});
+      assert.equal(c.MALIPO_RECONCILE_SCHEDULE_SCALE, 1);
+      assert.ok(!('reconcileScheduleScale' in stkConfigFrom(c)));
+      assert.ok(!('reconcileScheduleScale' in payoutConfigFrom(c)));
+      assert.equal(resolveStkConfig(stkConfigFrom(c)).reconcileScheduleScale, 1);
+      assert.equal(reconcileSchedule(1), RECONCILE_SCHEDULE_MS);
+    });
+
+    it('reaches the payment and payout inputs and compresses every offset', () => {
+      const c = loadConfig({ MALIPO_RECONCILE_SCHEDULE_SCALE: '0.0002' });
+      assert.equal(stkConfigFrom(c).reconcileScheduleScale, 0.0002);
+      assert.equal(payoutConfigFrom(c).reconcileScheduleScale, 0.0002);
+      const scaled = reconcileSchedule(0.0002);
+      assert.equal(scaled.length, RECONCILE_SCHEDULE_MS.length);
+      assert.equal(scaled[0], 60); // 5 min
+      assert.equal(scaled.at(-1), 120_960); // 7 days
+      assert.ok(reconcileSchedule(0.00001).every((ms) => ms >= 1));
+    });
+
+    it('refuses 0, negatives, more than 1 and words, naming the key; production mode refuses any scale but 1', () => {
+      for (const v of ['0', '-0.5', '0.000001', '1.5', 'fast']) {
+        assert.match(
+          problemOf({ MALIPO_RECONCILE_SCHEDULE_SCALE: v }),
+          /^MALIPO_RECONCILE_SCHEDULE_SCALE: /,
+          v,
+        );
+      }
+      assert.throws(
+        () =>
+          loadConfig({
+            MALIPO_MODE: 'production',
+            MALIPO_PUBLIC_URL: 'https://pay.example.com',
+            MALIPO_ENCRYPTION_KEY: 'a'.repeat(64),
+            MALIPO_RECONCILE_SCHEDULE_SCALE: '0.5',
+          }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.some((p) => /^MALIPO_RECONCILE_SCHEDULE_SCALE: a test-only setting/.test(p)),
       );
     });
   });

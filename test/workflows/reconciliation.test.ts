@@ -33,6 +33,7 @@ import {
   type ManualResolution,
   RECONCILE_HORIZON_MS,
   RECONCILE_SCHEDULE_MS,
+  reconcileSchedule,
 } from '../../src/domain/reconciliation';
 import type { StkPushInput } from '../../src/domain/stk';
 import { bundleWorkflows } from '../../src/temporal/worker';
@@ -336,6 +337,24 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
     });
   });
 
+  it('a compressed schedule (reconcileScheduleScale in the input) scales every attempt, and nothing else', async () => {
+    const run = stkRun();
+    run.input.config = { ...run.input.config, reconcileScheduleScale: 0.01 };
+    let t0 = 0;
+    const { acts, calls } = stkStubs({ initiate: AMBIGUOUS, t0: () => t0 });
+    await withWorker(run.taskQueue, acts, async () => {
+      t0 = await env.currentTimeMs();
+      const done = await (await startStk(run)).result();
+      assert.equal(done.status, 'needs_review');
+      // the deadline and the grace window are unchanged; only the attempts after them are compressed
+      const reviewStart = DEADLINE_MS + GRACE_MS;
+      assert.deepEqual(
+        calls.c2b.map((c) => Math.round((c.at - reviewStart) / 1000)),
+        reconcileSchedule(0.01).map((ms) => Math.round(ms / 1000)),
+      );
+    });
+  });
+
   it('a manual resolution through the update settles it, repeats answer the same, conflicts are refused', async () => {
     const run = stkRun();
     let t0 = 0;
@@ -464,6 +483,14 @@ function payoutStubs(opts: {
   return { acts, calls };
 }
 
+async function startPayout(run: ReturnType<typeof payoutRun>): Promise<WorkflowHandle<typeof b2cPayout>> {
+  return env.client.workflow.start(b2cPayout, {
+    taskQueue: run.taskQueue,
+    workflowId: run.id,
+    args: [run.input],
+  });
+}
+
 function payoutRun(): { id: string; taskQueue: string; input: PayoutInput } {
   seq++;
   const id = `po_rec${seq}_${Date.now().toString(36)}`;
@@ -506,11 +533,7 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
     });
     await withWorker(run.taskQueue, acts, async () => {
       t0 = await env.currentTimeMs();
-      const handle = await env.client.workflow.start(b2cPayout, {
-        taskQueue: run.taskQueue,
-        workflowId: run.id,
-        args: [run.input],
-      });
+      const handle = await startPayout(run);
       const done = await handle.result();
       assert.equal(done.status, 'success');
       assert.equal(done.mpesaReceipt, 'SGL31HKM1Z');
@@ -542,15 +565,28 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
     });
     await withWorker(run.taskQueue, acts, async () => {
       t0 = await env.currentTimeMs();
-      const handle = await env.client.workflow.start(b2cPayout, {
-        taskQueue: run.taskQueue,
-        workflowId: run.id,
-        args: [run.input],
-      });
+      const handle = await startPayout(run);
       const done = await handle.result();
       assert.equal(done.status, 'failed');
       assert.equal(done.failureReason, 'not_completed');
       assert.equal(done.resolvedBy, 'reconciliation');
+    });
+  });
+
+  it('a compressed schedule (reconcileScheduleScale in the input) asks as often, sooner', async () => {
+    const run = payoutRun();
+    run.input.config = { ...run.input.config, reconcileScheduleScale: 0.001 };
+    let t0 = 0;
+    const { acts, calls } = payoutStubs({ t0: () => t0 });
+    await withWorker(run.taskQueue, acts, async () => {
+      t0 = await env.currentTimeMs();
+      const handle = await startPayout(run);
+      const done = await handle.result();
+      assert.equal(done.status, 'needs_review');
+      assert.equal(calls.query.length, 3 + RECONCILE_SCHEDULE_MS.length);
+      // the last request comes at the end of the compressed week, not the real one
+      const last = calls.query.at(-1)!.at;
+      assert.ok(last < RECONCILE_HORIZON_MS / 10, `last request after ${Math.round(last / MINUTE)} min`);
     });
   });
 
@@ -560,11 +596,7 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
     const { acts, calls } = payoutStubs({ t0: () => t0 });
     await withWorker(run.taskQueue, acts, async () => {
       t0 = await env.currentTimeMs();
-      const handle = await env.client.workflow.start(b2cPayout, {
-        taskQueue: run.taskQueue,
-        workflowId: run.id,
-        args: [run.input],
-      });
+      const handle = await startPayout(run);
       const done = await handle.result();
       assert.equal(done.status, 'needs_review');
       assert.equal(done.reviewReason, 'result_missing');
@@ -576,11 +608,7 @@ describe('b2cPayout: reconciliation of a needs_review payout', () => {
     const other = payoutRun();
     const second = payoutStubs({ t0: () => t0 });
     await withWorker(other.taskQueue, second.acts, async () => {
-      const handle = await env.client.workflow.start(b2cPayout, {
-        taskQueue: other.taskQueue,
-        workflowId: other.id,
-        args: [other.input],
-      });
+      const handle = await startPayout(other);
       await untilReview(second.calls);
       const r: ManualResolution = {
         status: 'success',

@@ -11,6 +11,7 @@ import * as m008 from './008_c2b_per_channel';
 import * as m009 from './009_link_slots';
 import * as m010 from './010_reconciliation';
 import * as m011 from './011_reversals';
+import * as m012 from './012_stk_push_answers';
 import * as m014 from './014_payment_list_indexes';
 
 export const migrations: Record<string, Migration> = {
@@ -25,5 +26,6 @@ export const migrations: Record<string, Migration> = {
   '009_link_slots': m009,
   '010_reconciliation': m010,
   '011_reversals': m011,
+  '012_stk_push_answers': m012,
   '014_payment_list_indexes': m014,
 };

@@ -78,6 +78,8 @@ export interface StkPushesTable {
   push_number: number;
   marked_at: Timestamp;
   outcome: string | null;
+  /** Daraja's answer to an accepted or rejected push (InitiateStkPushResult), for a re-run attempt. */
+  answer: Json | null;
 }
 
 export interface PaymentTables {
