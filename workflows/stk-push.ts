@@ -13,8 +13,6 @@ import {
   defineUpdate,
   executeChild,
   log,
-  patched,
-  proxyActivities,
   proxyLocalActivities,
   type RetryPolicy,
   setHandler,
@@ -101,12 +99,6 @@ const PUSH_RETRY: RetryPolicy = {
  */
 const PUSH_ATTEMPT_TIMEOUT = '60 seconds';
 
-/** The push as a regular activity: runs started before {@link PATCH_LOCAL_INITIATION} keep it. */
-const { initiateStkPush: initiateStkPushRemote } = proxyActivities<StkActivities>({
-  startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
-  retry: PUSH_RETRY,
-});
-
 /**
  * The push as a local activity: the first workflow task runs it in the worker, so the
  * `awaitInitiation` update (the POST's answer) completes in that same task, and the history keeps
@@ -116,7 +108,7 @@ const { initiateStkPush: initiateStkPushRemote } = proxyActivities<StkActivities
  * of a sleep in the worker. The double-push guard is the activity's own mark, so a re-run attempt
  * (a retry, or a task replayed after a crash) answers `ambiguous` instead of sending again.
  */
-const { initiateStkPush: initiateStkPushLocal } = proxyLocalActivities<StkActivities>({
+const { initiateStkPush } = proxyLocalActivities<StkActivities>({
   startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
   localRetryThreshold: '10 seconds',
   retry: PUSH_RETRY,
@@ -185,19 +177,7 @@ interface SuccessClaim {
   queries: number;
 }
 
-/** Marker of the change that runs the push as a local activity (checked once, before any command). */
-const PATCH_LOCAL_INITIATION = 'stk-push-local-initiation';
-/** Marker of the change that keeps a query-settled success listening for its receipt. */
-const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
-/** Marker of the change that keeps querying through the grace window after an unanswered deadline. */
-const PATCH_QUERY_IN_GRACE = 'query-in-grace-after-timeout';
-
 export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
-  // Rule: decided once, before any command, and used for every push of this run (re-pushes after a
-  // busy phone or a transient rejection too): a run recorded with the regular activity replays
-  // with it, a new run answers the POST from its first workflow task.
-  const useLocalPush = patched(PATCH_LOCAL_INITIATION);
-  const initiateStkPush = useLocalPush ? initiateStkPushLocal : initiateStkPushRemote;
   const cfg = resolveStkConfig(input.config);
   validateInput(input);
 
@@ -334,7 +314,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   // that completes the run is refused if a message arrived meanwhile; the retried task would run
   // the push again, and its mark would turn a rejection into `ambiguous`. So a run ended by its
   // push commits that task first.
-  if (initiated === 'rejected' && useLocalPush) await sleep(1);
+  if (initiated === 'rejected') await sleep(1);
   if (initiated !== 'rejected') {
     // Rule: the deadline counts from acceptance (or the ambiguous send), not from the POST, so
     // phone-busy back-offs do not eat into the customer's time to answer.
@@ -483,7 +463,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       // Rule: nothing moves a payment out of success, so there is nothing left to decide; but a
       // success the STK query settled has no receipt yet, and its callback carries one.
       if (state.status === 'success') {
-        if (state.mpesaReceipt === undefined && patched(PATCH_RECEIPT_AFTER_QUERY)) await awaitReceipt();
+        if (state.mpesaReceipt === undefined) await awaitReceipt();
         return;
       }
 
@@ -783,10 +763,8 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       decidedBy: 'deadline',
       message: 'The customer did not complete the payment before the deadline.',
     });
-    if (patched(PATCH_QUERY_IN_GRACE)) {
-      reconcileUntilFinal = true;
-      nextQueryAt = Date.now() + queryInterval;
-    }
+    reconcileUntilFinal = true;
+    nextQueryAt = Date.now() + queryInterval;
   }
 
   // ---- believing ----------------------------------------------------------------------------

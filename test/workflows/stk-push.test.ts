@@ -1,11 +1,10 @@
 /**
  * Time-skipping tests of workflow `stkPush` with stub activities (plain functions that record their
  * calls), one per branch, plus replay of the recorded histories in `histories/`.
- * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run (as `stk-local-<name>.json`:
- * the push runs as a local activity since patch `stk-push-local-initiation`), then
- * `npx biome format --write test/workflows/histories` (the repository format check covers JSON).
- * The STK histories without the prefix were recorded before that patch (the push was a regular
- * activity) and can no longer be re-recorded: keep them, they prove that old runs still replay.
+ * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run (as `stk-<name>.json`),
+ * then `npx biome format --write test/workflows/histories` (the repository format check covers JSON).
+ * The workflow has no `patched()` branches: every history is of the current code, re-recorded when
+ * it changes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -46,14 +45,10 @@ const WORKFLOWS = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
 const HISTORIES = path.join(__dirname, 'histories');
 const RECORD = process.env.MALIPO_RECORD_HISTORIES === '1';
 const AMOUNT = 250;
-/** Prefix of the STK histories recorded since the push became a local activity. */
-const LOCAL_PREFIX = 'stk-local-';
-/**
- * STK histories recorded while the push was a regular activity (before the local-initiation patch).
- * `ambiguous-silent` is gone: a run that ends in needs_review now reconciles before it completes, and
- * that old history cannot be re-recorded (`stk-local-ambiguous-silent` covers the path).
- */
-const PRE_PATCH_STK_HISTORIES = [
+/** Prefix of the STK histories. */
+const PREFIX = 'stk-';
+/** The STK histories (`stk-<name>.json`), recorded by the tests below and by reconciliation.test.ts. */
+const STK_HISTORIES = [
   'ambiguous-then-callback',
   'callback-cancelled',
   'callback-success',
@@ -62,9 +57,9 @@ const PRE_PATCH_STK_HISTORIES = [
   'query-success',
   'timeout',
   'validation-rejected',
+  'ambiguous-silent',
+  'reconciled-by-query',
 ] as const;
-/** STK histories recorded with the push as a local activity (`stk-local-<name>.json`). */
-const LOCAL_STK_HISTORIES = [...PRE_PATCH_STK_HISTORIES, 'ambiguous-silent', 'reconciled-by-query'] as const;
 
 let env: TestWorkflowEnvironment;
 let bundle: { code: string };
@@ -241,13 +236,13 @@ async function eventCount(handle: WorkflowHandle): Promise<number> {
   return history.events?.length ?? 0;
 }
 
-/** Saves the finished run's history for the replay test as `stk-local-<name>.json` (only when recording). */
+/** Saves the finished run's history for the replay test as `stk-<name>.json` (only when recording). */
 async function keepHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (!RECORD) return;
   const history = await handle.fetchHistory();
   fs.mkdirSync(HISTORIES, { recursive: true });
   fs.writeFileSync(
-    path.join(HISTORIES, `${LOCAL_PREFIX}${name}.json`),
+    path.join(HISTORIES, `${PREFIX}${name}.json`),
     `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`,
   );
 }
@@ -260,19 +255,12 @@ const eventTypes = (events: HistoryEvents): string[] =>
   events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
 const count = (events: HistoryEvents, type: temporal.api.enums.v1.EventType): number =>
   events.filter((e) => e.eventType === type).length;
-/** Whether the history has the `patched` marker of the local-initiation change. */
-const hasLocalInitiationPatch = (events: HistoryEvents): boolean =>
+/** Whether the history has any `patched()` marker (there are none left). */
+const hasPatchMarker = (events: HistoryEvents): boolean =>
   events.some(
     (e) =>
       e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
-      e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
-      Object.values(e.markerRecordedEventAttributes.details ?? {}).some((payloads) =>
-        (payloads.payloads ?? []).some((p) =>
-          Buffer.from(p.data ?? [])
-            .toString('utf8')
-            .includes('"stk-push-local-initiation"'),
-        ),
-      ),
+      e.markerRecordedEventAttributes?.markerName === 'core_patch',
   );
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -329,7 +317,7 @@ describe('stkPush: callback paths', () => {
       assert.equal(events, MAIN_PATH_EVENTS, `main success path has ${events} history events`);
       // The push is a local activity: a marker, no activity task; and the update that answers the
       // POST completes in the first workflow task, the one that ran the push.
-      assert.ok(hasLocalInitiationPatch(history), 'the run took the local-initiation path');
+      assert.ok(!hasPatchMarker(history), 'no patch marker');
       assert.equal(count(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 0);
       const types = eventTypes(history);
       const updateCompleted = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
@@ -862,26 +850,21 @@ describe('stkPush: replay', () => {
       files.length >= 8,
       `expected recorded histories in ${HISTORIES}; run with MALIPO_RECORD_HISTORIES=1`,
     );
-    // Both STK paths must replay: runs recorded before the local-initiation patch (regular activity)
-    // and after it (local activity).
-    for (const name of PRE_PATCH_STK_HISTORIES)
-      assert.ok(files.includes(`${name}.json`), `${name}.json missing`);
-    for (const name of LOCAL_STK_HISTORIES)
-      assert.ok(files.includes(`${LOCAL_PREFIX}${name}.json`), `${LOCAL_PREFIX}${name}.json missing`);
+    for (const name of STK_HISTORIES)
+      assert.ok(files.includes(`${PREFIX}${name}.json`), `${PREFIX}${name}.json missing`);
     const histories = files.map((f) => ({
       workflowId: path.basename(f, '.json'),
       history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8'))),
     }));
     for (const { workflowId, history } of histories) {
+      if (!workflowId.startsWith(PREFIX)) continue;
       const events = history.events ?? [];
-      const pushedRemotely = count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) > 0;
-      if (workflowId.startsWith(LOCAL_PREFIX)) {
-        assert.ok(hasLocalInitiationPatch(events), `${workflowId} has the local-initiation marker`);
-        assert.ok(!pushedRemotely, `${workflowId} pushed with a local activity`);
-      } else if ((PRE_PATCH_STK_HISTORIES as readonly string[]).includes(workflowId)) {
-        assert.ok(!hasLocalInitiationPatch(events), `${workflowId} predates the local-initiation patch`);
-        assert.ok(pushedRemotely, `${workflowId} pushed with a regular activity`);
-      }
+      assert.ok(!hasPatchMarker(events), `${workflowId} has no patch marker`);
+      assert.equal(
+        count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        0,
+        `${workflowId} runs every activity locally`,
+      );
     }
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
@@ -892,7 +875,7 @@ describe('stkPush: replay', () => {
 
   it('the replay check catches a nondeterministic change', async () => {
     const changed = await bundleWorkflows(path.join(__dirname, '..', 'fixtures', 'stk-push-changed.ts'));
-    const file = path.join(HISTORIES, 'callback-success.json');
+    const file = path.join(HISTORIES, 'stk-callback-success.json');
     const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
     await assert.rejects(
       Worker.runReplayHistory({ workflowBundle: changed }, history, 'callback-success'),
@@ -901,5 +884,5 @@ describe('stkPush: replay', () => {
   });
 });
 
-/** Events in the main success path's history; see the first test (23 while the push was a regular activity). */
-const MAIN_PATH_EVENTS = 20;
+/** Events in the main success path's history; see the first test. */
+const MAIN_PATH_EVENTS = 18;
