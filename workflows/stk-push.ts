@@ -13,10 +13,12 @@ import {
   defineUpdate,
   executeChild,
   log,
+  ParentClosePolicy,
   proxyLocalActivities,
   type RetryPolicy,
   setHandler,
   sleep,
+  startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type {
@@ -26,6 +28,7 @@ import type {
   RecordPaymentStatusInput,
   StkActivities,
 } from '../activities/types';
+import type { FirstAttempt, InlineDelivery, WebhookDeliveryActivities } from '../activities/webhook-types';
 import {
   canTransition,
   type FailureReason,
@@ -45,6 +48,7 @@ import {
 import { outcomeForResultCode } from '../src/domain/result-codes';
 import { MalipoStatus } from '../src/domain/search-attributes';
 import type { darajaLookup } from './daraja-lookup';
+import type { deliverWebhook } from './webhook-delivery';
 import { ensureSearchAttributes } from './search-attributes';
 import {
   type DecisionSource,
@@ -134,6 +138,13 @@ const { recordPaymentStatus } = proxyLocalActivities<StkActivities>({
   // so retry without limit, backing off to a minute: a DB outage delays the write, never loses it.
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const { attemptDelivery } = proxyLocalActivities<WebhookDeliveryActivities>({
+  // The first attempt of each webhook of a change, inline (one signed POST of at most 15 s and its
+  // row); our own fault (the database) gets one quick retry, then the delivery workflow takes over.
+  startToCloseTimeout: '45 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 2 },
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1014,7 +1025,43 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       reason,
       changedAt: iso(Date.now()),
     };
-    await recordPaymentStatus(snap);
+    const recorded = await recordPaymentStatus(snap);
+    await Promise.all((recorded.deliveries ?? []).map(deliverFirst));
+  }
+
+  /**
+   * One delivery of a change's event: the first attempt here, as a local activity, so a healthy
+   * receiver costs no workflow of its own; a failed attempt hands the rest of the schedule to a
+   * `deliverWebhook` child (same delivery row, so same event id and body). Rule: the hand-off is a
+   * command of the task that records the attempt's marker, so a worker dying in between loses
+   * neither: the task is retried whole and attempts again.
+   */
+  async function deliverFirst(d: InlineDelivery): Promise<void> {
+    let first: FirstAttempt | undefined;
+    const at = iso(Date.now());
+    try {
+      const result = await attemptDelivery({ deliveryId: d.input.deliveryId, attempt: 1 });
+      if (result.outcome === 'succeeded') return;
+      first = { at, result };
+    } catch (err) {
+      // the attempt was not made (our side failed twice): the delivery workflow makes it
+      log.warn('inline webhook attempt not made', {
+        deliveryId: d.input.deliveryId,
+        error: errorMessage(err),
+      });
+    }
+    try {
+      await startChild<typeof deliverWebhook>('deliverWebhook', {
+        workflowId: d.workflowId,
+        args: [{ ...d.input, ...(first ? { first } : {}) }],
+        // Rule: the delivery outlives the payment's run (its schedule spans three days).
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // already started (or already finished): the delivery is in hand
+      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+    }
   }
 }
 

@@ -7,6 +7,10 @@
  * deleted or disabled; `Retry-After` on 429/503 is honoured within the schedule (see
  * src/domain/webhook-schedule.ts). After the tenth failed attempt the delivery is `failed`.
  *
+ * A payment's event gets its first attempt inline, in the payment workflow (workflows/stk-push.ts),
+ * which starts this workflow only when that attempt fails, with the attempt in `input.first`: the
+ * schedule then goes on from attempt 2 exactly as if this workflow had made attempt 1.
+ *
  * Every activity is local: the HTTP attempt and the bookkeeping writes (finished, next attempt time,
  * disable the endpoint) run in the worker inside the workflow task, so an attempt is a marker event
  * and no activity task.
@@ -107,13 +111,15 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
     typeof input.scheduleScale === 'number' && input.scheduleScale > 0 && input.scheduleScale <= 1
       ? input.scheduleScale
       : 1;
-  const firstAt = Date.now();
+  const first = input.first;
+  const firstAt = first ? Date.parse(first.at) : Date.now();
   for (let attempt = 1; ; attempt++) {
     state.attempts = attempt;
     state.nextAttemptAt = null;
+    const given = attempt === 1 ? first : undefined;
     const entry: DeliveryAttemptLog = {
       attempt,
-      at: new Date().toISOString(),
+      at: given ? given.at : new Date().toISOString(),
       outcome: 'failed',
       statusCode: null,
     };
@@ -121,7 +127,7 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
 
     let result: AttemptOutcome;
     try {
-      result = await attemptDelivery({ deliveryId: input.deliveryId, attempt });
+      result = given ? given.result : await attemptDelivery({ deliveryId: input.deliveryId, attempt });
     } catch (err) {
       // our side failed four times in a row: count it as a failed attempt and keep to the schedule
       result = {

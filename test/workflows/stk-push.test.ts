@@ -23,6 +23,12 @@ import type {
   RecordPaymentStatusInput,
   StkActivities,
 } from '../../activities/types';
+import type {
+  AttemptDeliveryInput,
+  AttemptOutcome,
+  MarkDeliveryFinishedInput,
+  WebhookDeliveryActivities,
+} from '../../activities/webhook-types';
 import {
   MalipoAmount,
   MalipoChannelId,
@@ -39,6 +45,7 @@ import {
   stkCallbackSignal,
   stkPush,
 } from '../../workflows/stk-push';
+import type { DeliveryState } from '../../workflows/webhook-delivery';
 import { timeSkipping } from '../helpers/temporal';
 
 const WORKFLOWS = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
@@ -167,7 +174,11 @@ const startAttributes = (input: StkPushInput) => [
   { key: MalipoAmount, value: input.amount },
 ];
 
-async function withWorker<T>(run: Run, acts: StkActivities, fn: () => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  run: Run,
+  acts: StkActivities | (StkActivities & WebhookDeliveryActivities),
+  fn: () => Promise<T>,
+): Promise<T> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: run.taskQueue,
@@ -837,6 +848,122 @@ describe('stkPush: Temporal retries of the push (runs last)', () => {
       assert.equal(done.failureReason, 'rejected');
       assert.match(done.message ?? '', /could not send/);
       assert.equal(dead.calls.initiate.length, 1);
+    });
+  });
+});
+
+// ---- the first webhook attempt inline --------------------------------------------------------
+
+/** Stubs for a payment whose success event has one delivery; `respond` answers each attempt. */
+function withDelivery(run: Run, respond: (attempt: number) => AttemptOutcome) {
+  const base = stubs({ query: () => final('0') });
+  const workflowId = `whk:evt_${run.id}:we_1`;
+  const deliveryId = `dlv_${run.id}`;
+  const attempts: AttemptDeliveryInput[] = [];
+  const finished: MarkDeliveryFinishedInput[] = [];
+  const acts: StkActivities & WebhookDeliveryActivities = {
+    ...base.acts,
+    async recordPaymentStatus(input) {
+      const r = await base.acts.recordPaymentStatus(input);
+      if (input.status !== 'success') return r;
+      return { ...r, deliveries: [{ workflowId, input: { deliveryId, eventId: `evt_${run.id}` } }] };
+    },
+    async attemptDelivery(input) {
+      attempts.push(input);
+      return respond(attempts.length);
+    },
+    async noteNextAttempt() {},
+    async markDeliveryFinished(input) {
+      finished.push(input);
+    },
+    async disableEndpoint() {
+      return { disabled: false };
+    },
+  };
+  return { acts, calls: base.calls, attempts, finished, workflowId, deliveryId };
+}
+
+const ok204: AttemptOutcome = { outcome: 'succeeded', statusCode: 204, latencyMs: 3 };
+const fail500: AttemptOutcome = { outcome: 'failed', statusCode: 500, latencyMs: 3 };
+
+describe('stkPush: the first webhook attempt inline', () => {
+  it('a healthy receiver costs no delivery workflow: one workflow, at most 20 events', async () => {
+    const run = newRun();
+    const d = withDelivery(run, () => ok204);
+    await withWorker(run, d.acts, async () => {
+      // as the API starts it: Update-with-Start, so the POST's answer comes from the first task
+      const op = new WithStartWorkflowOperation(stkPush, {
+        workflowId: run.id,
+        taskQueue: run.taskQueue,
+        args: [run.input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: startAttributes(run.input),
+      });
+      await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, { startWorkflowOperation: op });
+      const handle = await op.workflowHandle();
+      await handle.signal(stkCallbackSignal, successCb(run));
+      assert.equal((await handle.result()).status, 'success');
+      assert.deepEqual(d.attempts, [{ deliveryId: d.deliveryId, attempt: 1 }]);
+      await assert.rejects(env.client.workflow.getHandle(d.workflowId).describe(), /not found/i);
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.ok(events.length <= 20, `${events.length} events: ${eventTypes(events).join(' ')}`);
+      assert.equal(events.length, MAIN_PATH_EVENTS + 1, 'one marker more than without a webhook');
+      assert.equal(count(events, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED), 0);
+      await keepHistory('webhook-inline-success', handle);
+    });
+  });
+
+  it('a failed first attempt hands the rest of the schedule to deliverWebhook, same delivery', async () => {
+    const run = newRun();
+    const d = withDelivery(run, (n) => (n === 1 ? fail500 : ok204));
+    await withWorker(run, d.acts, async () => {
+      const [handle] = await startAndAwaitInitiation(run);
+      await handle.signal(stkCallbackSignal, successCb(run));
+      assert.equal((await handle.result()).status, 'success');
+      const delivery: DeliveryState = await env.client.workflow.getHandle(d.workflowId).result();
+      assert.equal(delivery.status, 'succeeded');
+      assert.equal(delivery.eventId, `evt_${run.id}`);
+      assert.deepEqual(
+        d.attempts,
+        [
+          { deliveryId: d.deliveryId, attempt: 1 },
+          { deliveryId: d.deliveryId, attempt: 2 },
+        ],
+        'attempt 1 in the payment workflow, attempt 2 in the delivery workflow, one delivery row',
+      );
+      assert.deepEqual(
+        delivery.log.map((e) => [e.attempt, e.statusCode]),
+        [
+          [1, 500],
+          [2, 204],
+        ],
+      );
+      // attempt 2 waited the schedule's first delay (5 s ± 10 %) after attempt 1
+      const gap = Date.parse(delivery.log[1]!.at) - Date.parse(delivery.log[0]!.at);
+      assert.ok(gap >= 4_500 && gap <= 7_500, `attempt 2 after ${gap} ms`);
+      assert.deepEqual(d.finished, [{ deliveryId: d.deliveryId, status: 'succeeded' }]);
+
+      // Rule: the attempt's marker and the hand-off are one workflow task's output, so no history
+      // holds the attempt without the hand-off: a worker that dies before the task completes
+      // leaves neither, and the retried task attempts again and hands off.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const marker = events.filter(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+          e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      const lastMarker = marker.at(-1)!;
+      const handOff = events.find(
+        (e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+      );
+      assert.ok(handOff, 'the child start was recorded');
+      assert.equal(
+        String(handOff.startChildWorkflowExecutionInitiatedEventAttributes?.workflowTaskCompletedEventId),
+        String(lastMarker.markerRecordedEventAttributes?.workflowTaskCompletedEventId),
+        'the hand-off was committed with the attempt',
+      );
+      assert.equal(handOff.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId, d.workflowId);
+      await keepHistory('webhook-inline-handoff', handle);
     });
   });
 });
