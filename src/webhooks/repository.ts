@@ -162,6 +162,16 @@ export interface ListOptions {
 }
 
 type EndpointRow = Selectable<WebhookEndpointsTable>;
+/** What choosing an event's targets reads of the event. */
+export type EventHead = Pick<
+  Selectable<EventsTable>,
+  'id' | 'type' | 'merchant_id' | 'environment' | 'payment_id'
+>;
+/** The event's subject as far as its callback URL goes: the URL and the API key that signs it. */
+export interface TargetSource {
+  callback_url: string | null;
+  api_key_id: string | null;
+}
 type DeliveryRow = Selectable<WebhookDeliveriesTable>;
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -567,11 +577,17 @@ export class WebhookRepository {
 
   /** The targets an event goes to now: the payment's callback URL and the matching enabled endpoints. */
   async #targets(
-    event: Selectable<EventsTable>,
+    event: EventHead,
     onlyEndpoint?: string,
+    /** The subject's row when the caller has it (a payment's event, in the transaction that made it). */
+    known?: TargetSource,
   ): Promise<Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }>> {
     const out: Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }> = [];
-    if (onlyEndpoint === undefined) {
+    if (known) {
+      if (known.callback_url && known.api_key_id) {
+        out.push({ kind: 'callback_url', id: known.api_key_id, url: known.callback_url, key: 'callback' });
+      }
+    } else if (onlyEndpoint === undefined) {
       // events.payment_id names the payment or payout the event is about
       const table = event.type.startsWith('payout.') ? 'payouts' : 'payments';
       // a reversal's events go to the callback URL of the payment it reverses
@@ -655,6 +671,37 @@ export class WebhookRepository {
       refs.push({ deliveryId: row.id, eventId: event.id, workflowId: row.workflow_id });
     }
     return refs;
+  }
+
+  /**
+   * The automatic deliveries of an event just appended by a payment's change, inside that change's
+   * transaction (so with a repository made on it): the payment row is at hand, none can exist yet,
+   * so this is one SELECT of the endpoints and one multi-row INSERT.
+   */
+  async planNewDeliveries(event: EventHead, payment: TargetSource): Promise<DeliveryRef[]> {
+    const targets = await this.#targets(event, undefined, payment);
+    if (targets.length === 0) return [];
+    const now = this.#now();
+    const rows = await this.db
+      .insertInto('webhook_deliveries')
+      .values(
+        targets.map((t) => ({
+          id: newId('delivery'),
+          event_id: event.id,
+          merchant_id: event.merchant_id,
+          target_kind: t.kind,
+          target_id: t.id,
+          target_url: t.url,
+          sequence: 0,
+          workflow_id: deliveryWorkflowId(event.id, t.key, 0),
+          next_attempt_at: now,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .returning(['id', 'workflow_id'])
+      .execute();
+    return rows.map((r) => ({ deliveryId: r.id, eventId: event.id, workflowId: r.workflow_id }));
   }
 
   /**
