@@ -183,6 +183,28 @@ export function deliveryWorkflowId(eventId: string, targetKey: string, sequence:
   return `whk:${eventId}:${targetKey}${sequence === 0 ? '' : `:r${sequence}`}`;
 }
 
+/** A new delivery row of `event` to target `t`. */
+function deliveryRow(
+  event: Pick<EventHead, 'id' | 'merchant_id'>,
+  t: { kind: DeliveryTargetKind; id: string; url: string; key: string },
+  sequence: number,
+  now: Date,
+) {
+  return {
+    id: newId('delivery'),
+    event_id: event.id,
+    merchant_id: event.merchant_id,
+    target_kind: t.kind,
+    target_id: t.id,
+    target_url: t.url,
+    sequence,
+    workflow_id: deliveryWorkflowId(event.id, t.key, sequence),
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined) return 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -646,19 +668,7 @@ export class WebhookRepository {
       const now = this.#now();
       await this.db
         .insertInto('webhook_deliveries')
-        .values({
-          id: newId('delivery'),
-          event_id: event.id,
-          merchant_id: event.merchant_id,
-          target_kind: t.kind,
-          target_id: t.id,
-          target_url: t.url,
-          sequence,
-          workflow_id: deliveryWorkflowId(event.id, t.key, sequence),
-          next_attempt_at: now,
-          created_at: now,
-          updated_at: now,
-        })
+        .values(deliveryRow(event, t, sequence, now))
         .onConflict((oc) => oc.columns(['event_id', 'target_kind', 'target_id', 'sequence']).doNothing())
         .execute();
       const row = await this.db
@@ -685,21 +695,7 @@ export class WebhookRepository {
     const now = this.#now();
     const rows = await this.db
       .insertInto('webhook_deliveries')
-      .values(
-        targets.map((t) => ({
-          id: newId('delivery'),
-          event_id: event.id,
-          merchant_id: event.merchant_id,
-          target_kind: t.kind,
-          target_id: t.id,
-          target_url: t.url,
-          sequence: 0,
-          workflow_id: deliveryWorkflowId(event.id, t.key, 0),
-          next_attempt_at: now,
-          created_at: now,
-          updated_at: now,
-        })),
-      )
+      .values(targets.map((t) => deliveryRow(event, t, 0, now)))
       .returning(['id', 'workflow_id'])
       .execute();
     return rows.map((r) => ({ deliveryId: r.id, eventId: event.id, workflowId: r.workflow_id }));

@@ -197,6 +197,19 @@ async function start(run: Run): Promise<WorkflowHandle<typeof stkPush>> {
   });
 }
 
+/** Starts the payment as the API does: Update-with-Start, answered from the first workflow task. */
+async function updateWithStart(run: Run): Promise<WorkflowHandle<typeof stkPush>> {
+  const op = new WithStartWorkflowOperation(stkPush, {
+    workflowId: run.id,
+    taskQueue: run.taskQueue,
+    args: [run.input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: startAttributes(run.input),
+  });
+  await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, { startWorkflowOperation: op });
+  return op.workflowHandle();
+}
+
 /** Starts the payment and waits (no timers involved) until Daraja's answer to the push is known. */
 async function startAndAwaitInitiation(run: Run): Promise<[WorkflowHandle<typeof stkPush>, StkPaymentState]> {
   const handle = await start(run);
@@ -892,15 +905,7 @@ describe('stkPush: the first webhook attempt inline', () => {
     const d = withDelivery(run, () => ok204);
     await withWorker(run, d.acts, async () => {
       // as the API starts it: Update-with-Start, so the POST's answer comes from the first task
-      const op = new WithStartWorkflowOperation(stkPush, {
-        workflowId: run.id,
-        taskQueue: run.taskQueue,
-        args: [run.input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: startAttributes(run.input),
-      });
-      await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, { startWorkflowOperation: op });
-      const handle = await op.workflowHandle();
+      const handle = await updateWithStart(run);
       await handle.signal(stkCallbackSignal, successCb(run));
       assert.equal((await handle.result()).status, 'success');
       assert.deepEqual(d.attempts, [{ deliveryId: d.deliveryId, attempt: 1 }]);
