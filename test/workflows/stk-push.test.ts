@@ -198,7 +198,9 @@ async function start(run: Run): Promise<WorkflowHandle<typeof stkPush>> {
 }
 
 /** Starts the payment as the API does: Update-with-Start, answered from the first workflow task. */
-async function updateWithStart(run: Run): Promise<WorkflowHandle<typeof stkPush>> {
+async function updateWithStart(
+  run: Run,
+): Promise<{ handle: WorkflowHandle<typeof stkPush>; initiated: StkPaymentState }> {
   const op = new WithStartWorkflowOperation(stkPush, {
     workflowId: run.id,
     taskQueue: run.taskQueue,
@@ -206,8 +208,10 @@ async function updateWithStart(run: Run): Promise<WorkflowHandle<typeof stkPush>
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: startAttributes(run.input),
   });
-  await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, { startWorkflowOperation: op });
-  return op.workflowHandle();
+  const initiated = await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, {
+    startWorkflowOperation: op,
+  });
+  return { handle: await op.workflowHandle(), initiated };
 }
 
 /** Starts the payment and waits (no timers involved) until Daraja's answer to the push is known. */
@@ -294,22 +298,12 @@ describe('stkPush: callback paths', () => {
     const run = newRun();
     const { acts, calls } = stubs({ query: () => final('0') });
     await withWorker(run, acts, async () => {
-      const op = new WithStartWorkflowOperation(stkPush, {
-        workflowId: run.id,
-        taskQueue: run.taskQueue,
-        args: [run.input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: startAttributes(run.input),
-      });
-      const initiated = await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, {
-        startWorkflowOperation: op,
-      });
+      const { handle, initiated } = await updateWithStart(run);
       assert.equal(initiated.status, 'pending');
       assert.equal(initiated.initiation, 'accepted');
       assert.equal(initiated.checkoutRequestId, checkoutId(run.id));
       assert.equal(initiated.merchantRequestId, `mr-${run.id}`);
 
-      const handle = await op.workflowHandle();
       await handle.signal(stkCallbackSignal, successCb(run));
       const done = await handle.result();
       assert.equal(done.status, 'success');
@@ -905,7 +899,7 @@ describe('stkPush: the first webhook attempt inline', () => {
     const d = withDelivery(run, () => ok204);
     await withWorker(run, d.acts, async () => {
       // as the API starts it: Update-with-Start, so the POST's answer comes from the first task
-      const handle = await updateWithStart(run);
+      const { handle } = await updateWithStart(run);
       await handle.signal(stkCallbackSignal, successCb(run));
       assert.equal((await handle.result()).status, 'success');
       assert.deepEqual(d.attempts, [{ deliveryId: d.deliveryId, attempt: 1 }]);
