@@ -6,8 +6,13 @@ import type { Db } from '../src/db';
 import type { Logger } from '../src/logger';
 import { channelUrlPolicy } from '../src/platform/channels';
 import type { SecretBox } from '../src/platform/secret-box';
-import { dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
-import { WebhookRepository } from '../src/webhooks/repository';
+import { deliveryStartOptions, dispatchEvent, temporalDeliveryStarter } from '../src/webhooks/dispatch';
+import {
+  type DeliveryRef,
+  type EventHead,
+  type TargetSource,
+  WebhookRepository,
+} from '../src/webhooks/repository';
 import { createIdempotencyActivities } from './idempotency';
 import { createLookupActivities } from './lookups';
 import { createPayoutActivities } from './payouts';
@@ -34,11 +39,12 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const mode = deps.config.isProduction ? 'production' : 'development';
+  const deliveryOptions = { scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE };
   const starter = temporalDeliveryStarter(
     deps.workerClient ?? deps.temporal,
     deps.config.TEMPORAL_TASK_QUEUE,
     {
-      scheduleScale: deps.config.MALIPO_WEBHOOK_SCHEDULE_SCALE,
+      ...deliveryOptions,
       eager: deps.workerClient !== undefined,
     },
   );
@@ -47,6 +53,17 @@ export function createActivities(deps: ActivityDeps) {
   // a payment's status never waits on its webhooks: this only plans rows and starts workflows
   const onEvent = async (eventId: string): Promise<void> => {
     await dispatchEvent(webhookRepo, starter, eventId);
+  };
+  // a payment's workflow makes each first attempt itself and starts a delivery workflow only for a failed one
+  const inline = (refs: DeliveryRef[]) =>
+    refs.map((ref) => {
+      const o = deliveryStartOptions(ref, deps.config.TEMPORAL_TASK_QUEUE, deliveryOptions);
+      return { workflowId: o.workflowId, input: o.args[0] };
+    });
+  const deliveries = {
+    planNew: async (trx: Db, event: EventHead, payment: TargetSource) =>
+      inline(await new WebhookRepository(trx, deps.secretBox, { mode }).planNewDeliveries(event, payment)),
+    plan: async (eventId: string) => inline(await webhookRepo.planDeliveries(eventId)),
   };
   // what every Daraja-calling activity needs (activities/daraja.ts), built once
   const daraja = {
@@ -60,7 +77,7 @@ export function createActivities(deps: ActivityDeps) {
     channelPolicy: channelUrlPolicy(deps.config),
   };
   return {
-    ...createStkActivities({ ...daraja, onEvent }),
+    ...createStkActivities({ ...daraja, deliveries }),
     ...createPayoutActivities({ ...daraja, onEvent }),
     ...createReversalActivities({ ...daraja, onEvent }),
     ...createLookupActivities(daraja),

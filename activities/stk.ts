@@ -8,7 +8,9 @@ import { DarajaError, DarajaInputError } from '../src/daraja';
 import { MalipoError } from '../src/domain/errors';
 import { maskPhone } from '../src/domain/phone';
 import { stkCallbackPath } from '../src/payments/callback-token';
-import { PaymentRepository } from '../src/payments/repository';
+import type { Db } from '../src/db';
+import { EVENT_TYPE, PaymentRepository } from '../src/payments/repository';
+import type { EventHead, TargetSource } from '../src/webhooks/repository';
 import { type ChannelCredentials, loadChannelCredentials } from '../src/platform/channels';
 import { type DarajaActivityDeps, darajaClientFor } from './daraja';
 import type {
@@ -22,10 +24,19 @@ import type {
   RecordPaymentStatusResult,
   StkActivities,
 } from './types';
+import type { InlineDelivery } from './webhook-types';
 
 export interface StkActivityDeps extends DarajaActivityDeps {
-  /** Called after a change appended an event (the webhook capability starts its deliveries here). */
-  onEvent?: (eventId: string) => Promise<void>;
+  /**
+   * Plans the deliveries of an event a change appended (the webhook capability), returned to the
+   * workflow, which makes each first attempt itself.
+   */
+  deliveries?: {
+    /** In the change's own transaction: the new event's deliveries (none can exist yet). */
+    planNew(trx: Db, event: EventHead, payment: TargetSource): Promise<InlineDelivery[]>;
+    /** A retried change: its event's deliveries, as the first try planned them. */
+    plan(eventId: string): Promise<InlineDelivery[]>;
+  };
 }
 
 /** Daraja's "Unable to lock subscriber": another prompt is open on the phone. */
@@ -193,33 +204,53 @@ export function createStkActivities(deps: StkActivityDeps): StkActivities {
     },
 
     async recordPaymentStatus(input: RecordPaymentStatusInput): Promise<RecordPaymentStatusResult> {
-      const result = await repo.recordStatus({
-        paymentId: input.paymentId,
-        version: input.version,
-        status: input.status,
-        checkoutRequestId: input.checkoutRequestId,
-        merchantRequestId: input.merchantRequestId,
-        mpesaReceipt: input.mpesaReceipt,
-        transactionDate: input.transactionDate,
-        resultCode: input.resultCode,
-        resultDesc: input.resultDesc,
-        failureReason: input.failureReason,
-        reviewReason: input.reviewReason,
-        resolvedBy: input.resolvedBy,
-        matchedC2bPaymentId: input.matchedC2bPaymentId,
-        resolution: input.resolution,
-      });
+      const plans = deps.deliveries;
+      const result = await repo.recordStatus(
+        {
+          paymentId: input.paymentId,
+          version: input.version,
+          status: input.status,
+          checkoutRequestId: input.checkoutRequestId,
+          merchantRequestId: input.merchantRequestId,
+          mpesaReceipt: input.mpesaReceipt,
+          transactionDate: input.transactionDate,
+          resultCode: input.resultCode,
+          resultDesc: input.resultDesc,
+          failureReason: input.failureReason,
+          reviewReason: input.reviewReason,
+          resolvedBy: input.resolvedBy,
+          matchedC2bPaymentId: input.matchedC2bPaymentId,
+          resolution: input.resolution,
+        },
+        plans &&
+          ((trx, eventId, row) =>
+            plans.planNew(
+              trx,
+              {
+                id: eventId,
+                type: EVENT_TYPE[input.status] ?? '',
+                merchant_id: row.merchant_id,
+                environment: row.environment,
+                payment_id: row.id,
+              },
+              row,
+            )),
+      );
       if (result.applied) {
         deps.logger.info(
           { paymentId: input.paymentId, status: input.status, version: input.version, by: input.decidedBy },
           input.reason,
         );
       }
-      // On a retry the change is already applied; find its event so its deliveries still start
-      // (starting them is idempotent, so doing it twice is harmless and doing it never is not).
-      const eventId = result.eventId ?? (await repo.eventIdFor(input.paymentId, input.version));
-      if (eventId && deps.onEvent) await deps.onEvent(eventId);
-      return result;
+      const { planned, ...written } = result;
+      if (result.applied) return planned ? { ...written, deliveries: planned } : written;
+      // On a retry the change is already applied; find its event so its deliveries are still handed
+      // back (planning them is idempotent, so doing it twice is harmless and doing it never is not).
+      // A change with no event (the acceptance) has none to find.
+      const eventId =
+        EVENT_TYPE[input.status] === null ? null : await repo.eventIdFor(input.paymentId, input.version);
+      if (eventId && plans) return { ...written, eventId, deliveries: await plans.plan(eventId) };
+      return written;
     },
 
     async findC2bMatch(input: FindC2bMatchInput): Promise<FindC2bMatchResult> {

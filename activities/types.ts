@@ -10,6 +10,7 @@ import type {
   StkPushInput,
 } from '../src/domain/stk';
 import type { ManualResolution } from '../src/domain/reconciliation';
+import type { InlineDelivery } from './webhook-types';
 
 /** The error types `initiateStkPush` may throw (see `STK_INITIATION_ERRORS`). */
 export type StkInitiationErrorType = (typeof STK_INITIATION_ERRORS)[keyof typeof STK_INITIATION_ERRORS];
@@ -149,6 +150,12 @@ export interface RecordPaymentStatusResult {
   applied: boolean;
   /** The appended event's id, if one was appended. */
   eventId: string | null;
+  /**
+   * The event's deliveries (one per target: the callback URL, each subscribed endpoint), planned in
+   * the database and not started: the workflow attempts each once inline and hands a failed one to
+   * its `deliverWebhook` workflow. Also returned on a retry, so a hand-off is never lost.
+   */
+  deliveries?: InlineDelivery[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,27 @@ export interface DeliverWebhookInput {
    * Absent means 1. Carried in the input, never read from the environment, so replay is deterministic.
    */
   scheduleScale?: number;
+  /**
+   * The first attempt, already made inline by the workflow whose change created the event: the
+   * delivery goes on from attempt 2 on the schedule, as if it had made attempt 1 itself.
+   */
+  first?: FirstAttempt;
+}
+
+/** An attempt made before the delivery workflow started (see {@link DeliverWebhookInput.first}). */
+export interface FirstAttempt {
+  /** ISO time the attempt was started (workflow time of the workflow that made it). */
+  at: string;
+  result: AttemptOutcome;
+}
+
+/**
+ * A delivery of a new event as the workflow that created the event receives it: it makes the first
+ * attempt itself (a local activity) and starts workflow `workflowId` with `input` only if that fails.
+ */
+export interface InlineDelivery {
+  workflowId: string;
+  input: DeliverWebhookInput;
 }
 
 export interface AttemptDeliveryInput {

@@ -13,12 +13,12 @@ import {
   defineUpdate,
   executeChild,
   log,
-  patched,
-  proxyActivities,
+  ParentClosePolicy,
   proxyLocalActivities,
   type RetryPolicy,
   setHandler,
   sleep,
+  startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type {
@@ -28,6 +28,7 @@ import type {
   RecordPaymentStatusInput,
   StkActivities,
 } from '../activities/types';
+import type { FirstAttempt, InlineDelivery, WebhookDeliveryActivities } from '../activities/webhook-types';
 import {
   canTransition,
   type FailureReason,
@@ -47,6 +48,7 @@ import {
 import { outcomeForResultCode } from '../src/domain/result-codes';
 import { MalipoStatus } from '../src/domain/search-attributes';
 import type { darajaLookup } from './daraja-lookup';
+import type { deliverWebhook } from './webhook-delivery';
 import { ensureSearchAttributes } from './search-attributes';
 import {
   type DecisionSource,
@@ -101,12 +103,6 @@ const PUSH_RETRY: RetryPolicy = {
  */
 const PUSH_ATTEMPT_TIMEOUT = '60 seconds';
 
-/** The push as a regular activity: runs started before {@link PATCH_LOCAL_INITIATION} keep it. */
-const { initiateStkPush: initiateStkPushRemote } = proxyActivities<StkActivities>({
-  startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
-  retry: PUSH_RETRY,
-});
-
 /**
  * The push as a local activity: the first workflow task runs it in the worker, so the
  * `awaitInitiation` update (the POST's answer) completes in that same task, and the history keeps
@@ -116,7 +112,7 @@ const { initiateStkPush: initiateStkPushRemote } = proxyActivities<StkActivities
  * of a sleep in the worker. The double-push guard is the activity's own mark, so a re-run attempt
  * (a retry, or a task replayed after a crash) answers `ambiguous` instead of sending again.
  */
-const { initiateStkPush: initiateStkPushLocal } = proxyLocalActivities<StkActivities>({
+const { initiateStkPush } = proxyLocalActivities<StkActivities>({
   startToCloseTimeout: PUSH_ATTEMPT_TIMEOUT,
   localRetryThreshold: '10 seconds',
   retry: PUSH_RETRY,
@@ -142,6 +138,13 @@ const { recordPaymentStatus } = proxyLocalActivities<StkActivities>({
   // so retry without limit, backing off to a minute: a DB outage delays the write, never loses it.
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const { attemptDelivery } = proxyLocalActivities<WebhookDeliveryActivities>({
+  // The first attempt of each webhook of a change, inline (one signed POST of at most 15 s and its
+  // row); our own fault (the database) gets one quick retry, then the delivery workflow takes over.
+  startToCloseTimeout: '45 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 2 },
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -185,19 +188,7 @@ interface SuccessClaim {
   queries: number;
 }
 
-/** Marker of the change that runs the push as a local activity (checked once, before any command). */
-const PATCH_LOCAL_INITIATION = 'stk-push-local-initiation';
-/** Marker of the change that keeps a query-settled success listening for its receipt. */
-const PATCH_RECEIPT_AFTER_QUERY = 'receipt-after-query-success';
-/** Marker of the change that keeps querying through the grace window after an unanswered deadline. */
-const PATCH_QUERY_IN_GRACE = 'query-in-grace-after-timeout';
-
 export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
-  // Rule: decided once, before any command, and used for every push of this run (re-pushes after a
-  // busy phone or a transient rejection too): a run recorded with the regular activity replays
-  // with it, a new run answers the POST from its first workflow task.
-  const useLocalPush = patched(PATCH_LOCAL_INITIATION);
-  const initiateStkPush = useLocalPush ? initiateStkPushLocal : initiateStkPushRemote;
   const cfg = resolveStkConfig(input.config);
   validateInput(input);
 
@@ -334,7 +325,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
   // that completes the run is refused if a message arrived meanwhile; the retried task would run
   // the push again, and its mark would turn a rejection into `ambiguous`. So a run ended by its
   // push commits that task first.
-  if (initiated === 'rejected' && useLocalPush) await sleep(1);
+  if (initiated === 'rejected') await sleep(1);
   if (initiated !== 'rejected') {
     // Rule: the deadline counts from acceptance (or the ambiguous send), not from the POST, so
     // phone-busy back-offs do not eat into the customer's time to answer.
@@ -483,7 +474,7 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       // Rule: nothing moves a payment out of success, so there is nothing left to decide; but a
       // success the STK query settled has no receipt yet, and its callback carries one.
       if (state.status === 'success') {
-        if (state.mpesaReceipt === undefined && patched(PATCH_RECEIPT_AFTER_QUERY)) await awaitReceipt();
+        if (state.mpesaReceipt === undefined) await awaitReceipt();
         return;
       }
 
@@ -784,10 +775,8 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       decidedBy: 'deadline',
       message: 'The customer did not complete the payment before the deadline.',
     });
-    if (patched(PATCH_QUERY_IN_GRACE)) {
-      reconcileUntilFinal = true;
-      nextQueryAt = Date.now() + queryInterval;
-    }
+    reconcileUntilFinal = true;
+    nextQueryAt = Date.now() + queryInterval;
   }
 
   // ---- believing ----------------------------------------------------------------------------
@@ -1037,7 +1026,43 @@ export async function stkPush(input: StkPushInput): Promise<StkPaymentState> {
       reason,
       changedAt: iso(Date.now()),
     };
-    await recordPaymentStatus(snap);
+    const recorded = await recordPaymentStatus(snap);
+    await Promise.all((recorded.deliveries ?? []).map(deliverFirst));
+  }
+
+  /**
+   * One delivery of a change's event: the first attempt here, as a local activity, so a healthy
+   * receiver costs no workflow of its own; a failed attempt hands the rest of the schedule to a
+   * `deliverWebhook` child (same delivery row, so same event id and body). Rule: the hand-off is a
+   * command of the task that records the attempt's marker, so a worker dying in between loses
+   * neither: the task is retried whole and attempts again.
+   */
+  async function deliverFirst(d: InlineDelivery): Promise<void> {
+    let first: FirstAttempt | undefined;
+    const at = iso(Date.now());
+    try {
+      const result = await attemptDelivery({ deliveryId: d.input.deliveryId, attempt: 1 });
+      if (result.outcome === 'succeeded') return;
+      first = { at, result };
+    } catch (err) {
+      // the attempt was not made (our side failed twice): the delivery workflow makes it
+      log.warn('inline webhook attempt not made', {
+        deliveryId: d.input.deliveryId,
+        error: errorMessage(err),
+      });
+    }
+    try {
+      await startChild<typeof deliverWebhook>('deliverWebhook', {
+        workflowId: d.workflowId,
+        args: [{ ...d.input, ...(first ? { first } : {}) }],
+        // Rule: the delivery outlives the payment's run (its schedule spans three days).
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // already started (or already finished): the delivery is in hand
+      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+    }
   }
 }
 

@@ -7,21 +7,15 @@
  * deleted or disabled; `Retry-After` on 429/503 is honoured within the schedule (see
  * src/domain/webhook-schedule.ts). After the tenth failed attempt the delivery is `failed`.
  *
- * Since patch `delivery-local-activities` every activity is local: the HTTP attempt and the
- * bookkeeping writes (finished, next attempt time, disable the endpoint) run in the worker inside the
- * workflow task, so a first-attempt success is one workflow task and no activity task. Runs started
- * earlier replay their own path until they end: patch `delivery-bookkeeping-local` (a regular HTTP
- * attempt, local bookkeeping), or neither (all regular).
+ * A payment's event gets its first attempt inline, in the payment workflow (workflows/stk-push.ts),
+ * which starts this workflow only when that attempt fails, with the attempt in `input.first`: the
+ * schedule then goes on from attempt 2 exactly as if this workflow had made attempt 1.
+ *
+ * Every activity is local: the HTTP attempt and the bookkeeping writes (finished, next attempt time,
+ * disable the endpoint) run in the worker inside the workflow task, so an attempt is a marker event
+ * and no activity task.
  */
-import {
-  defineQuery,
-  log,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  sleep,
-} from '@temporalio/workflow';
+import { defineQuery, log, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 import type {
   AttemptOutcome,
   DeliverWebhookInput,
@@ -70,10 +64,8 @@ const ATTEMPT_OPTIONS = {
     maximumAttempts: 4,
   },
 } as const;
-/** The attempt as a local activity (a marker event, inside the workflow task); see the patch below. */
-const { attemptDelivery: localAttempt } = proxyLocalActivities<WebhookDeliveryActivities>(ATTEMPT_OPTIONS);
-/** The attempt as a regular activity: runs started before patch `delivery-local-activities`. */
-const { attemptDelivery: regularAttempt } = proxyActivities<WebhookDeliveryActivities>(ATTEMPT_OPTIONS);
+/** The attempt as a local activity (a marker event, inside the workflow task). */
+const { attemptDelivery } = proxyLocalActivities<WebhookDeliveryActivities>(ATTEMPT_OPTIONS);
 
 // Bookkeeping writes are small and idempotent: retry them until the database is back.
 const FINISH_OPTIONS = {
@@ -86,50 +78,13 @@ const NOTE_OPTIONS = {
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 } as const;
 
-type Bookkeeping = Pick<
-  WebhookDeliveryActivities,
-  'markDeliveryFinished' | 'noteNextAttempt' | 'disableEndpoint'
->;
-
-/**
- * Patch id: the HTTP attempt and the bookkeeping writes all run as local activities. One marker event
- * each instead of three events and one more workflow task, and no activity task through the server.
- * Implies the older patch below, so a new run records one patch marker, not two.
- */
-const ALL_LOCAL_PATCH = 'delivery-local-activities';
-/**
- * Older patch id: only the bookkeeping writes run as local activities; the HTTP attempt is regular.
- */
-const BOOKKEEPING_LOCAL_PATCH = 'delivery-bookkeeping-local';
-
-const localFinish = proxyLocalActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
-const localNote = proxyLocalActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
-const LOCAL_BOOKKEEPING: Bookkeeping = {
-  markDeliveryFinished: localFinish.markDeliveryFinished,
-  disableEndpoint: localFinish.disableEndpoint,
-  noteNextAttempt: localNote.noteNextAttempt,
-};
-
-// Before both patches: the same writes as regular activities. Keep until no run started before the
-// patches is open (a delivery lasts at most about three days), then retire them.
-const regularFinish = proxyActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
-const regularNote = proxyActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
-const REGULAR_BOOKKEEPING: Bookkeeping = {
-  markDeliveryFinished: regularFinish.markDeliveryFinished,
-  disableEndpoint: regularFinish.disableEndpoint,
-  noteNextAttempt: regularNote.noteNextAttempt,
-};
+const { markDeliveryFinished, disableEndpoint } =
+  proxyLocalActivities<WebhookDeliveryActivities>(FINISH_OPTIONS);
+const { noteNextAttempt } = proxyLocalActivities<WebhookDeliveryActivities>(NOTE_OPTIONS);
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryState> {
-  // Once, in the first workflow task: a run keeps the path its history's markers name for good
-  // (calling `patched` later would switch it once replay catches up). The newer patch is asked
-  // first; an older run has no marker for it and replays with what it recorded.
-  const allLocal = patched(ALL_LOCAL_PATCH);
-  const attemptDelivery = allLocal ? localAttempt : regularAttempt;
-  const { markDeliveryFinished, noteNextAttempt, disableEndpoint } =
-    allLocal || patched(BOOKKEEPING_LOCAL_PATCH) ? LOCAL_BOOKKEEPING : REGULAR_BOOKKEEPING;
   const state: DeliveryState = {
     deliveryId: input.deliveryId,
     eventId: input.eventId,
@@ -156,13 +111,15 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
     typeof input.scheduleScale === 'number' && input.scheduleScale > 0 && input.scheduleScale <= 1
       ? input.scheduleScale
       : 1;
-  const firstAt = Date.now();
+  const first = input.first;
+  const firstAt = first ? Date.parse(first.at) : Date.now();
   for (let attempt = 1; ; attempt++) {
     state.attempts = attempt;
     state.nextAttemptAt = null;
+    const given = attempt === 1 ? first : undefined;
     const entry: DeliveryAttemptLog = {
       attempt,
-      at: new Date().toISOString(),
+      at: given ? given.at : new Date().toISOString(),
       outcome: 'failed',
       statusCode: null,
     };
@@ -170,7 +127,7 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
 
     let result: AttemptOutcome;
     try {
-      result = await attemptDelivery({ deliveryId: input.deliveryId, attempt });
+      result = given ? given.result : await attemptDelivery({ deliveryId: input.deliveryId, attempt });
     } catch (err) {
       // our side failed four times in a row: count it as a failed attempt and keep to the schedule
       result = {

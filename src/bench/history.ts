@@ -22,3 +22,14 @@ export async function historyOf(client: Client, workflowId: string): Promise<Ben
   const h = await client.workflow.getHandle(workflowId).fetchHistory();
   return (h.events ?? []).map(toBenchEvent);
 }
+
+/** The history of `workflowId`, or no events when there is no such workflow. */
+export async function historyOrNone(client: Client, workflowId: string): Promise<BenchEvent[]> {
+  try {
+    return await historyOf(client, workflowId);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'WorkflowNotFoundError') return [];
+    if ((err as { code?: unknown }).code === 5) return []; // gRPC NOT_FOUND
+    throw err;
+  }
+}

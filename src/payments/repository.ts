@@ -148,7 +148,7 @@ export class PaymentRepository {
 
   /** Inserts the pending row; a second insert of the same id (an idempotent retry) changes nothing. */
   async createPending(p: NewPayment): Promise<PaymentView> {
-    await this.db
+    const inserted = await this.db
       .insertInto('payments')
       .values({
         id: p.id,
@@ -166,12 +166,12 @@ export class PaymentRepository {
         link_id: p.linkId ?? null,
       })
       .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
-    const row = await this.db
-      .selectFrom('payments')
-      .selectAll()
-      .where('id', '=', p.id)
-      .executeTakeFirstOrThrow();
+      .returningAll()
+      .executeTakeFirst();
+    // one round trip for a new payment; a retry reads the row the first insert wrote
+    const row =
+      inserted ??
+      (await this.db.selectFrom('payments').selectAll().where('id', '=', p.id).executeTakeFirstOrThrow());
     return toPaymentView(row);
   }
 
@@ -193,57 +193,28 @@ export class PaymentRepository {
   /**
    * Applies a change if it is newer than what is stored, and appends its event in the same
    * transaction. Returns the event id, or null when the change was already applied (a retry) or
-   * is older than the stored state.
+   * is older than the stored state. `withEvent` runs in that transaction once an event is appended
+   * (the webhook capability plans its deliveries there); its answer is returned as `planned`.
+   *
+   * Round trips: a change with no event (the acceptance) is one UPDATE, no transaction; a status
+   * change is BEGIN, one UPDATE that also reads the status it replaces, the event's INSERT, what
+   * `withEvent` adds, COMMIT.
    */
-  async recordStatus(change: StatusChange): Promise<{ applied: boolean; eventId: string | null }> {
+  async recordStatus<T = never>(
+    change: StatusChange,
+    withEvent?: (trx: Db, eventId: string, row: PaymentRow) => Promise<T>,
+  ): Promise<{ applied: boolean; eventId: string | null; planned?: T }> {
+    if (EVENT_TYPE[change.status] === null && change.resolution === undefined) {
+      const updated = await this.#update(this.db, change).returning('payments.id').executeTakeFirst();
+      return { applied: updated !== undefined, eventId: null };
+    }
     return this.db.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('payments')
-        .select('status')
-        .where('id', '=', change.paymentId)
-        .forUpdate()
+      const updated = await this.#update(trx, change)
+        .returningAll('payments')
+        .returning('before.before_status')
         .executeTakeFirst();
-      let update = trx
-        .updateTable('payments')
-        .set({
-          status: change.status,
-          version: change.version,
-          ...(change.checkoutRequestId !== undefined
-            ? { checkout_request_id: change.checkoutRequestId }
-            : {}),
-          ...(change.merchantRequestId !== undefined
-            ? { merchant_request_id: change.merchantRequestId }
-            : {}),
-          ...(change.mpesaReceipt !== undefined ? { mpesa_receipt: change.mpesaReceipt } : {}),
-          ...(change.transactionDate !== undefined ? { transaction_date: change.transactionDate } : {}),
-          ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
-          ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
-          ...(change.resolvedBy !== undefined ? { resolved_by: change.resolvedBy } : {}),
-          ...(change.matchedC2bPaymentId !== undefined
-            ? { matched_c2b_payment_id: change.matchedC2bPaymentId }
-            : {}),
-          failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
-          review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
-          updated_at: new Date(),
-          settled_at: change.status === 'pending' ? null : new Date(),
-        })
-        .where('id', '=', change.paymentId)
-        .where((eb) =>
-          change.status === 'pending'
-            ? eb('version', '<', change.version)
-            : // Rule: a decision also replaces a `pending` write of its own version. Such a write
-              // came from a workflow task that was lost after its local activities ran (the retried
-              // task, the one in history, numbers its changes from the same point); left alone, it
-              // would refuse the history's final write and keep the row pending forever.
-              eb.or([
-                eb('version', '<', change.version),
-                eb.and([eb('version', '=', change.version), eb('status', '=', 'pending')]),
-              ]),
-        );
-      // nothing moves a payment out of success
-      if (change.status !== 'success') update = update.where('status', '!=', 'success');
-      const updated = await update.returningAll().executeTakeFirst();
       if (!updated) return { applied: false, eventId: null };
+      const before = { status: updated.before_status };
       if (change.resolution !== undefined) {
         await appendAudit(trx, {
           actor: change.resolution.actor,
@@ -254,24 +225,77 @@ export class PaymentRepository {
             status: change.status,
             mpesaReceipt: change.mpesaReceipt ?? null,
             note: change.resolution.note,
-            from: before?.status ?? null,
+            from: before.status ?? null,
           },
           requestId: change.resolution.requestId,
         });
       }
       const type = EVENT_TYPE[change.status];
       // One event per status change: a write that only adds detail (a late receipt) creates none.
-      if (type === null || before?.status === change.status) return { applied: true, eventId: null };
+      if (type === null || before.status === change.status) return { applied: true, eventId: null };
+      const { before_status: _, ...row } = updated;
       const eventId = await appendEvent(trx, {
         type,
-        merchantId: updated.merchant_id,
-        environment: updated.environment,
-        subjectId: updated.id,
+        merchantId: row.merchant_id,
+        environment: row.environment,
+        subjectId: row.id,
         version: change.version,
-        data: toPaymentView(updated),
+        data: toPaymentView(row),
       });
-      return { applied: true, eventId };
+      if (!withEvent) return { applied: true, eventId };
+      return { applied: true, eventId, planned: await withEvent(trx, eventId, row) };
     });
+  }
+
+  /**
+   * The projection's UPDATE of a change, monotonic by version and never out of success; joined to
+   * the row as it was (locked), so its RETURNING can name the status it replaced.
+   */
+  #update(db: Db, change: StatusChange) {
+    let update = db
+      .updateTable('payments')
+      .from(
+        db
+          .selectFrom('payments')
+          .select('status as before_status')
+          .where('id', '=', change.paymentId)
+          .forUpdate()
+          .as('before'),
+      )
+      .set({
+        status: change.status,
+        version: change.version,
+        ...(change.checkoutRequestId !== undefined ? { checkout_request_id: change.checkoutRequestId } : {}),
+        ...(change.merchantRequestId !== undefined ? { merchant_request_id: change.merchantRequestId } : {}),
+        ...(change.mpesaReceipt !== undefined ? { mpesa_receipt: change.mpesaReceipt } : {}),
+        ...(change.transactionDate !== undefined ? { transaction_date: change.transactionDate } : {}),
+        ...(change.resultCode !== undefined ? { result_code: change.resultCode } : {}),
+        ...(change.resultDesc !== undefined ? { result_desc: change.resultDesc } : {}),
+        ...(change.resolvedBy !== undefined ? { resolved_by: change.resolvedBy } : {}),
+        ...(change.matchedC2bPaymentId !== undefined
+          ? { matched_c2b_payment_id: change.matchedC2bPaymentId }
+          : {}),
+        failure_reason: change.status === 'failed' ? (change.failureReason ?? null) : null,
+        review_reason: change.status === 'needs_review' ? (change.reviewReason ?? null) : null,
+        updated_at: new Date(),
+        settled_at: change.status === 'pending' ? null : new Date(),
+      })
+      .where('payments.id', '=', change.paymentId)
+      .where((eb) =>
+        change.status === 'pending'
+          ? eb('payments.version', '<', change.version)
+          : // Rule: a decision also replaces a `pending` write of its own version. Such a write
+            // came from a workflow task that was lost after its local activities ran (the retried
+            // task, the one in history, numbers its changes from the same point); left alone, it
+            // would refuse the history's final write and keep the row pending forever.
+            eb.or([
+              eb('payments.version', '<', change.version),
+              eb.and([eb('payments.version', '=', change.version), eb('payments.status', '=', 'pending')]),
+            ]),
+      );
+    // nothing moves a payment out of success
+    if (change.status !== 'success') update = update.where('payments.status', '!=', 'success');
+    return update;
   }
 
   /**

@@ -3,9 +3,10 @@
  * deliveries (one per event × target × sequence, each driven by one workflow) and their attempts.
  * The HTTP routes and the delivery activities both work through this class.
  */
-import type { Selectable } from 'kysely';
+import type { QueryCreator, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../db';
+import type { Database } from '../db/schema';
 import type { EventsTable } from '../db/tables/payments';
 import type {
   DeliveryStatus,
@@ -162,6 +163,16 @@ export interface ListOptions {
 }
 
 type EndpointRow = Selectable<WebhookEndpointsTable>;
+/** What choosing an event's targets reads of the event. */
+export type EventHead = Pick<
+  Selectable<EventsTable>,
+  'id' | 'type' | 'merchant_id' | 'environment' | 'payment_id'
+>;
+/** The event's subject as far as its callback URL goes: the URL and the API key that signs it. */
+export interface TargetSource {
+  callback_url: string | null;
+  api_key_id: string | null;
+}
 type DeliveryRow = Selectable<WebhookDeliveriesTable>;
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -170,6 +181,28 @@ const parseJson = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) 
 /** `whk:<eventId>:<target>` for the automatic delivery, `…:r<n>` for redelivery n. */
 export function deliveryWorkflowId(eventId: string, targetKey: string, sequence: number): string {
   return `whk:${eventId}:${targetKey}${sequence === 0 ? '' : `:r${sequence}`}`;
+}
+
+/** A new delivery row of `event` to target `t`. */
+function deliveryRow(
+  event: Pick<EventHead, 'id' | 'merchant_id'>,
+  t: { kind: DeliveryTargetKind; id: string; url: string; key: string },
+  sequence: number,
+  now: Date,
+) {
+  return {
+    id: newId('delivery'),
+    event_id: event.id,
+    merchant_id: event.merchant_id,
+    target_kind: t.kind,
+    target_id: t.id,
+    target_url: t.url,
+    sequence,
+    workflow_id: deliveryWorkflowId(event.id, t.key, sequence),
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  };
 }
 
 function clampLimit(limit: number | undefined): number {
@@ -567,11 +600,17 @@ export class WebhookRepository {
 
   /** The targets an event goes to now: the payment's callback URL and the matching enabled endpoints. */
   async #targets(
-    event: Selectable<EventsTable>,
+    event: EventHead,
     onlyEndpoint?: string,
+    /** The subject's row when the caller has it (a payment's event, in the transaction that made it). */
+    known?: TargetSource,
   ): Promise<Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }>> {
     const out: Array<{ kind: DeliveryTargetKind; id: string; url: string; key: string }> = [];
-    if (onlyEndpoint === undefined) {
+    if (known) {
+      if (known.callback_url && known.api_key_id) {
+        out.push({ kind: 'callback_url', id: known.api_key_id, url: known.callback_url, key: 'callback' });
+      }
+    } else if (onlyEndpoint === undefined) {
       // events.payment_id names the payment or payout the event is about
       const table = event.type.startsWith('payout.') ? 'payouts' : 'payments';
       // a reversal's events go to the callback URL of the payment it reverses
@@ -629,19 +668,7 @@ export class WebhookRepository {
       const now = this.#now();
       await this.db
         .insertInto('webhook_deliveries')
-        .values({
-          id: newId('delivery'),
-          event_id: event.id,
-          merchant_id: event.merchant_id,
-          target_kind: t.kind,
-          target_id: t.id,
-          target_url: t.url,
-          sequence,
-          workflow_id: deliveryWorkflowId(event.id, t.key, sequence),
-          next_attempt_at: now,
-          created_at: now,
-          updated_at: now,
-        })
+        .values(deliveryRow(event, t, sequence, now))
         .onConflict((oc) => oc.columns(['event_id', 'target_kind', 'target_id', 'sequence']).doNothing())
         .execute();
       const row = await this.db
@@ -655,6 +682,23 @@ export class WebhookRepository {
       refs.push({ deliveryId: row.id, eventId: event.id, workflowId: row.workflow_id });
     }
     return refs;
+  }
+
+  /**
+   * The automatic deliveries of an event just appended by a payment's change, inside that change's
+   * transaction (so with a repository made on it): the payment row is at hand, none can exist yet,
+   * so this is one SELECT of the endpoints and one multi-row INSERT.
+   */
+  async planNewDeliveries(event: EventHead, payment: TargetSource): Promise<DeliveryRef[]> {
+    const targets = await this.#targets(event, undefined, payment);
+    if (targets.length === 0) return [];
+    const now = this.#now();
+    const rows = await this.db
+      .insertInto('webhook_deliveries')
+      .values(targets.map((t) => deliveryRow(event, t, 0, now)))
+      .returning(['id', 'workflow_id'])
+      .execute();
+    return rows.map((r) => ({ deliveryId: r.id, eventId: event.id, workflowId: r.workflow_id }));
   }
 
   /**
@@ -708,7 +752,18 @@ export class WebhookRepository {
     const d = await this.db
       .selectFrom('webhook_deliveries')
       .innerJoin('events', 'events.id', 'webhook_deliveries.event_id')
+      // an endpoint's URL, state and secrets in the same round trip
+      .leftJoin('webhook_endpoints as ep', (j) =>
+        j
+          .onRef('ep.id', '=', 'webhook_deliveries.target_id')
+          .on('webhook_deliveries.target_kind', '=', 'endpoint'),
+      )
       .select([
+        'ep.id as ep_id',
+        'ep.url as ep_url',
+        'ep.enabled as ep_enabled',
+        'ep.disabled_reason as ep_disabled_reason',
+        'ep.secrets as ep_secrets',
         'webhook_deliveries.id',
         'webhook_deliveries.target_kind',
         'webhook_deliveries.target_id',
@@ -729,23 +784,19 @@ export class WebhookRepository {
       targetId: d.target_id,
     };
     if (d.target_kind === 'endpoint') {
-      const ep = await this.db
-        .selectFrom('webhook_endpoints')
-        .selectAll()
-        .where('id', '=', d.target_id)
-        .executeTakeFirst();
-      if (!ep) return { kind: 'skip', deliveryId, reason: 'the endpoint was deleted' };
-      if (!ep.enabled) {
+      if (d.ep_id === null || d.ep_url === null || d.ep_secrets === null)
+        return { kind: 'skip', deliveryId, reason: 'the endpoint was deleted' };
+      if (!d.ep_enabled) {
         return {
           kind: 'skip',
           deliveryId,
-          reason: `the endpoint is disabled (${ep.disabled_reason ?? 'no reason'})`,
+          reason: `the endpoint is disabled (${d.ep_disabled_reason ?? 'no reason'})`,
         };
       }
-      const secrets = this.activeSecrets(ep);
+      const secrets = this.activeSecrets({ secrets: d.ep_secrets });
       if (secrets.length === 0)
         return { kind: 'skip', deliveryId, reason: 'the endpoint has no signing secret' };
-      return { kind: 'send', ...base, url: ep.url, secrets };
+      return { kind: 'send', ...base, url: d.ep_url, secrets };
     }
     // callback URL: the creating key's secret, and its replacements' (a rotated key's receiver may have switched)
     const secrets: string[] = [];
@@ -771,52 +822,33 @@ export class WebhookRepository {
    * DISABLE_AFTER_FAILING_MS disables the endpoint. Returns the reason when it did.
    */
   async recordAttempt(deliveryId: string, rec: AttemptRecord): Promise<{ endpointDisabled?: string }> {
-    return this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('webhook_attempts')
-        .values({
-          delivery_id: deliveryId,
-          attempt: rec.attempt,
-          attempted_at: rec.at,
-          target_url: rec.url,
-          status_code: rec.statusCode,
-          latency_ms: Math.max(0, Math.round(rec.latencyMs)),
-          error: rec.error ?? null,
-          response_snippet: rec.responseSnippet,
-        })
-        .onConflict((oc) =>
-          oc.columns(['delivery_id', 'attempt']).doUpdateSet({
-            attempted_at: rec.at,
-            status_code: rec.statusCode,
-            latency_ms: Math.max(0, Math.round(rec.latencyMs)),
-            error: rec.error ?? null,
-            response_snippet: rec.responseSnippet,
-          }),
+    if (rec.ok) {
+      // A success is one statement (so atomic without a transaction): the attempt row, the
+      // delivery's state and the end of its endpoint's failure run, as data-modifying CTEs.
+      await this.db
+        .with('attempt', (db) => this.#attemptInsert(db, deliveryId, rec).returning('delivery_id'))
+        .with('delivery', (db) =>
+          // the first CTE adds a name the update does not use
+          this.#deliveryUpdate(db as unknown as QueryCreator<Database>, deliveryId, rec).returning([
+            'target_kind',
+            'target_id',
+          ]),
         )
+        .updateTable('webhook_endpoints')
+        .set({ failing_since: null })
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('delivery').select('target_id').where('target_kind', '=', 'endpoint'),
+        )
+        .where('failing_since', 'is not', null)
         .execute();
-      const d = await trx
-        .updateTable('webhook_deliveries')
-        .set({
-          attempts: sql<number>`greatest(attempts, ${rec.attempt})`,
-          last_status_code: rec.statusCode,
-          last_error: rec.error ?? null,
-          target_url: rec.url,
-          updated_at: rec.at,
-          ...(rec.ok ? { status: 'succeeded' as const, next_attempt_at: null } : {}),
-        })
-        .where('id', '=', deliveryId)
+      return {};
+    }
+    return this.db.transaction().execute(async (trx) => {
+      await this.#attemptInsert(trx, deliveryId, rec).execute();
+      const d = await this.#deliveryUpdate(trx, deliveryId, rec)
         .returning(['target_kind', 'target_id'])
         .executeTakeFirst();
       if (d?.target_kind !== 'endpoint') return {};
-      if (rec.ok) {
-        await trx
-          .updateTable('webhook_endpoints')
-          .set({ failing_since: null })
-          .where('id', '=', d.target_id)
-          .where('failing_since', 'is not', null)
-          .execute();
-        return {};
-      }
       const ep = await trx
         .selectFrom('webhook_endpoints')
         .select(['failing_since', 'enabled'])
@@ -844,6 +876,46 @@ export class WebhookRepository {
         .execute();
       return { endpointDisabled: reason };
     });
+  }
+
+  /** The attempt's row, idempotent per attempt number (a retried activity overwrites its own row). */
+  #attemptInsert(db: QueryCreator<Database>, deliveryId: string, rec: AttemptRecord) {
+    return db
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: deliveryId,
+        attempt: rec.attempt,
+        attempted_at: rec.at,
+        target_url: rec.url,
+        status_code: rec.statusCode,
+        latency_ms: Math.max(0, Math.round(rec.latencyMs)),
+        error: rec.error ?? null,
+        response_snippet: rec.responseSnippet,
+      })
+      .onConflict((oc) =>
+        oc.columns(['delivery_id', 'attempt']).doUpdateSet({
+          attempted_at: rec.at,
+          status_code: rec.statusCode,
+          latency_ms: Math.max(0, Math.round(rec.latencyMs)),
+          error: rec.error ?? null,
+          response_snippet: rec.responseSnippet,
+        }),
+      );
+  }
+
+  /** The delivery's state after an attempt. */
+  #deliveryUpdate(db: QueryCreator<Database>, deliveryId: string, rec: AttemptRecord) {
+    return db
+      .updateTable('webhook_deliveries')
+      .set({
+        attempts: sql<number>`greatest(attempts, ${rec.attempt})`,
+        last_status_code: rec.statusCode,
+        last_error: rec.error ?? null,
+        target_url: rec.url,
+        updated_at: rec.at,
+        ...(rec.ok ? { status: 'succeeded' as const, next_attempt_at: null } : {}),
+      })
+      .where('id', '=', deliveryId);
   }
 
   async setNextAttempt(deliveryId: string, at: Date | null): Promise<void> {

@@ -31,7 +31,7 @@ describe('timeline entries from a recorded workflow history', () => {
     historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8'))).events ?? [];
 
   it('reads the local-activity push answer, the callback signal and the confirming STK query', () => {
-    const entries = historyEntries(load('stk-local-callback-success.json'));
+    const entries = historyEntries(load('stk-callback-success.json'));
     const types = entries.map((e) => e.type);
     assert.deepEqual(types.filter((x) => x !== 'stk_query').slice(0, 2), ['initiation', 'callback']);
     const init = entries.find((e) => e.type === 'initiation')!;
@@ -43,16 +43,11 @@ describe('timeline entries from a recorded workflow history', () => {
     assert.ok(entries.every((e) => !Number.isNaN(Date.parse(e.at))));
   });
 
-  it('reads STK queries, and pre-local-activity histories (scheduled/completed activities)', () => {
-    const q = historyEntries(load('stk-local-query-success.json'));
+  it('reads STK queries', () => {
+    const q = historyEntries(load('stk-query-success.json'));
     const queries = q.filter((e) => e.type === 'stk_query');
     assert.ok(queries.length >= 1);
     assert.ok(queries.some((e) => e.details.outcome === 'final' && e.details.resultCode === '0'));
-    const old = historyEntries(load('callback-success.json'));
-    assert.ok(
-      old.some((e) => e.type === 'initiation' && String(e.details.checkoutRequestId).startsWith('ws_CO_')),
-    );
-    assert.ok(old.some((e) => e.type === 'callback'));
   });
 });
 

@@ -3,7 +3,7 @@
  * own reconciliation on RECONCILE_SCHEDULE_MS (STK query, C2B match, Transaction Status), the
  * horizon, and a manual resolution through the `resolve` update. Stub activities record their calls.
  * With MALIPO_RECORD_HISTORIES=1 the reconciled payment's history is saved as
- * `histories/stk-local-reconciled-by-query.json` (replayed by test/workflows/stk-push.test.ts).
+ * `histories/stk-reconciled-by-query.json` (replayed by test/workflows/stk-push.test.ts).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -212,7 +212,7 @@ describe('stkPush: reconciliation of a needs_review payment', () => {
       assert.ok(settledAt >= reviewEnds, 'settled only when Daraja answered');
       assert.ok(settledAt < reviewEnds + 2 * 3600_000, 'by the next scheduled attempt');
       // no C2B match for a review with a CheckoutRequestID the query answered
-      await keepHistory('stk-local-reconciled-by-query', handle);
+      await keepHistory('stk-reconciled-by-query', handle);
     });
   });
 

@@ -1,11 +1,10 @@
 /**
  * Time-skipping tests of workflow `stkPush` with stub activities (plain functions that record their
  * calls), one per branch, plus replay of the recorded histories in `histories/`.
- * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run (as `stk-local-<name>.json`:
- * the push runs as a local activity since patch `stk-push-local-initiation`), then
- * `npx biome format --write test/workflows/histories` (the repository format check covers JSON).
- * The STK histories without the prefix were recorded before that patch (the push was a regular
- * activity) and can no longer be re-recorded: keep them, they prove that old runs still replay.
+ * Set MALIPO_RECORD_HISTORIES=1 to rewrite the recorded histories from this run (as `stk-<name>.json`),
+ * then `npx biome format --write test/workflows/histories` (the repository format check covers JSON).
+ * The workflow has no `patched()` branches: every history is of the current code, re-recorded when
+ * it changes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -24,6 +23,12 @@ import type {
   RecordPaymentStatusInput,
   StkActivities,
 } from '../../activities/types';
+import type {
+  AttemptDeliveryInput,
+  AttemptOutcome,
+  MarkDeliveryFinishedInput,
+  WebhookDeliveryActivities,
+} from '../../activities/webhook-types';
 import {
   MalipoAmount,
   MalipoChannelId,
@@ -40,20 +45,17 @@ import {
   stkCallbackSignal,
   stkPush,
 } from '../../workflows/stk-push';
+import type { DeliveryState } from '../../workflows/webhook-delivery';
 import { timeSkipping } from '../helpers/temporal';
 
 const WORKFLOWS = path.join(__dirname, '..', '..', 'workflows', 'index.ts');
 const HISTORIES = path.join(__dirname, 'histories');
 const RECORD = process.env.MALIPO_RECORD_HISTORIES === '1';
 const AMOUNT = 250;
-/** Prefix of the STK histories recorded since the push became a local activity. */
-const LOCAL_PREFIX = 'stk-local-';
-/**
- * STK histories recorded while the push was a regular activity (before the local-initiation patch).
- * `ambiguous-silent` is gone: a run that ends in needs_review now reconciles before it completes, and
- * that old history cannot be re-recorded (`stk-local-ambiguous-silent` covers the path).
- */
-const PRE_PATCH_STK_HISTORIES = [
+/** Prefix of the STK histories. */
+const PREFIX = 'stk-';
+/** The STK histories (`stk-<name>.json`), recorded by the tests below and by reconciliation.test.ts. */
+const STK_HISTORIES = [
   'ambiguous-then-callback',
   'callback-cancelled',
   'callback-success',
@@ -62,9 +64,9 @@ const PRE_PATCH_STK_HISTORIES = [
   'query-success',
   'timeout',
   'validation-rejected',
+  'ambiguous-silent',
+  'reconciled-by-query',
 ] as const;
-/** STK histories recorded with the push as a local activity (`stk-local-<name>.json`). */
-const LOCAL_STK_HISTORIES = [...PRE_PATCH_STK_HISTORIES, 'ambiguous-silent', 'reconciled-by-query'] as const;
 
 let env: TestWorkflowEnvironment;
 let bundle: { code: string };
@@ -172,7 +174,11 @@ const startAttributes = (input: StkPushInput) => [
   { key: MalipoAmount, value: input.amount },
 ];
 
-async function withWorker<T>(run: Run, acts: StkActivities, fn: () => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  run: Run,
+  acts: StkActivities | (StkActivities & WebhookDeliveryActivities),
+  fn: () => Promise<T>,
+): Promise<T> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: run.taskQueue,
@@ -189,6 +195,23 @@ async function start(run: Run): Promise<WorkflowHandle<typeof stkPush>> {
     args: [run.input],
     typedSearchAttributes: startAttributes(run.input),
   });
+}
+
+/** Starts the payment as the API does: Update-with-Start, answered from the first workflow task. */
+async function updateWithStart(
+  run: Run,
+): Promise<{ handle: WorkflowHandle<typeof stkPush>; initiated: StkPaymentState }> {
+  const op = new WithStartWorkflowOperation(stkPush, {
+    workflowId: run.id,
+    taskQueue: run.taskQueue,
+    args: [run.input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: startAttributes(run.input),
+  });
+  const initiated = await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, {
+    startWorkflowOperation: op,
+  });
+  return { handle: await op.workflowHandle(), initiated };
 }
 
 /** Starts the payment and waits (no timers involved) until Daraja's answer to the push is known. */
@@ -241,13 +264,13 @@ async function eventCount(handle: WorkflowHandle): Promise<number> {
   return history.events?.length ?? 0;
 }
 
-/** Saves the finished run's history for the replay test as `stk-local-<name>.json` (only when recording). */
+/** Saves the finished run's history for the replay test as `stk-<name>.json` (only when recording). */
 async function keepHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (!RECORD) return;
   const history = await handle.fetchHistory();
   fs.mkdirSync(HISTORIES, { recursive: true });
   fs.writeFileSync(
-    path.join(HISTORIES, `${LOCAL_PREFIX}${name}.json`),
+    path.join(HISTORIES, `${PREFIX}${name}.json`),
     `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`,
   );
 }
@@ -260,19 +283,12 @@ const eventTypes = (events: HistoryEvents): string[] =>
   events.map((e) => EventType[e.eventType ?? 0] ?? String(e.eventType));
 const count = (events: HistoryEvents, type: temporal.api.enums.v1.EventType): number =>
   events.filter((e) => e.eventType === type).length;
-/** Whether the history has the `patched` marker of the local-initiation change. */
-const hasLocalInitiationPatch = (events: HistoryEvents): boolean =>
+/** Whether the history has any `patched()` marker (there are none left). */
+const hasPatchMarker = (events: HistoryEvents): boolean =>
   events.some(
     (e) =>
       e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
-      e.markerRecordedEventAttributes?.markerName === 'core_patch' &&
-      Object.values(e.markerRecordedEventAttributes.details ?? {}).some((payloads) =>
-        (payloads.payloads ?? []).some((p) =>
-          Buffer.from(p.data ?? [])
-            .toString('utf8')
-            .includes('"stk-push-local-initiation"'),
-        ),
-      ),
+      e.markerRecordedEventAttributes?.markerName === 'core_patch',
   );
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -282,22 +298,12 @@ describe('stkPush: callback paths', () => {
     const run = newRun();
     const { acts, calls } = stubs({ query: () => final('0') });
     await withWorker(run, acts, async () => {
-      const op = new WithStartWorkflowOperation(stkPush, {
-        workflowId: run.id,
-        taskQueue: run.taskQueue,
-        args: [run.input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: startAttributes(run.input),
-      });
-      const initiated = await env.client.workflow.executeUpdateWithStart(awaitInitiationUpdate, {
-        startWorkflowOperation: op,
-      });
+      const { handle, initiated } = await updateWithStart(run);
       assert.equal(initiated.status, 'pending');
       assert.equal(initiated.initiation, 'accepted');
       assert.equal(initiated.checkoutRequestId, checkoutId(run.id));
       assert.equal(initiated.merchantRequestId, `mr-${run.id}`);
 
-      const handle = await op.workflowHandle();
       await handle.signal(stkCallbackSignal, successCb(run));
       const done = await handle.result();
       assert.equal(done.status, 'success');
@@ -329,7 +335,7 @@ describe('stkPush: callback paths', () => {
       assert.equal(events, MAIN_PATH_EVENTS, `main success path has ${events} history events`);
       // The push is a local activity: a marker, no activity task; and the update that answers the
       // POST completes in the first workflow task, the one that ran the push.
-      assert.ok(hasLocalInitiationPatch(history), 'the run took the local-initiation path');
+      assert.ok(!hasPatchMarker(history), 'no patch marker');
       assert.equal(count(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 0);
       const types = eventTypes(history);
       const updateCompleted = types.indexOf('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
@@ -853,6 +859,114 @@ describe('stkPush: Temporal retries of the push (runs last)', () => {
   });
 });
 
+// ---- the first webhook attempt inline --------------------------------------------------------
+
+/** Stubs for a payment whose success event has one delivery; `respond` answers each attempt. */
+function withDelivery(run: Run, respond: (attempt: number) => AttemptOutcome) {
+  const base = stubs({ query: () => final('0') });
+  const workflowId = `whk:evt_${run.id}:we_1`;
+  const deliveryId = `dlv_${run.id}`;
+  const attempts: AttemptDeliveryInput[] = [];
+  const finished: MarkDeliveryFinishedInput[] = [];
+  const acts: StkActivities & WebhookDeliveryActivities = {
+    ...base.acts,
+    async recordPaymentStatus(input) {
+      const r = await base.acts.recordPaymentStatus(input);
+      if (input.status !== 'success') return r;
+      return { ...r, deliveries: [{ workflowId, input: { deliveryId, eventId: `evt_${run.id}` } }] };
+    },
+    async attemptDelivery(input) {
+      attempts.push(input);
+      return respond(attempts.length);
+    },
+    async noteNextAttempt() {},
+    async markDeliveryFinished(input) {
+      finished.push(input);
+    },
+    async disableEndpoint() {
+      return { disabled: false };
+    },
+  };
+  return { acts, calls: base.calls, attempts, finished, workflowId, deliveryId };
+}
+
+const ok204: AttemptOutcome = { outcome: 'succeeded', statusCode: 204, latencyMs: 3 };
+const fail500: AttemptOutcome = { outcome: 'failed', statusCode: 500, latencyMs: 3 };
+
+describe('stkPush: the first webhook attempt inline', () => {
+  it('a healthy receiver costs no delivery workflow: one workflow, at most 20 events', async () => {
+    const run = newRun();
+    const d = withDelivery(run, () => ok204);
+    await withWorker(run, d.acts, async () => {
+      // as the API starts it: Update-with-Start, so the POST's answer comes from the first task
+      const { handle } = await updateWithStart(run);
+      await handle.signal(stkCallbackSignal, successCb(run));
+      assert.equal((await handle.result()).status, 'success');
+      assert.deepEqual(d.attempts, [{ deliveryId: d.deliveryId, attempt: 1 }]);
+      await assert.rejects(env.client.workflow.getHandle(d.workflowId).describe(), /not found/i);
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.ok(events.length <= 20, `${events.length} events: ${eventTypes(events).join(' ')}`);
+      assert.equal(events.length, MAIN_PATH_EVENTS + 1, 'one marker more than without a webhook');
+      assert.equal(count(events, EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED), 0);
+      await keepHistory('webhook-inline-success', handle);
+    });
+  });
+
+  it('a failed first attempt hands the rest of the schedule to deliverWebhook, same delivery', async () => {
+    const run = newRun();
+    const d = withDelivery(run, (n) => (n === 1 ? fail500 : ok204));
+    await withWorker(run, d.acts, async () => {
+      const [handle] = await startAndAwaitInitiation(run);
+      await handle.signal(stkCallbackSignal, successCb(run));
+      assert.equal((await handle.result()).status, 'success');
+      const delivery: DeliveryState = await env.client.workflow.getHandle(d.workflowId).result();
+      assert.equal(delivery.status, 'succeeded');
+      assert.equal(delivery.eventId, `evt_${run.id}`);
+      assert.deepEqual(
+        d.attempts,
+        [
+          { deliveryId: d.deliveryId, attempt: 1 },
+          { deliveryId: d.deliveryId, attempt: 2 },
+        ],
+        'attempt 1 in the payment workflow, attempt 2 in the delivery workflow, one delivery row',
+      );
+      assert.deepEqual(
+        delivery.log.map((e) => [e.attempt, e.statusCode]),
+        [
+          [1, 500],
+          [2, 204],
+        ],
+      );
+      // attempt 2 waited the schedule's first delay (5 s ± 10 %) after attempt 1
+      const gap = Date.parse(delivery.log[1]!.at) - Date.parse(delivery.log[0]!.at);
+      assert.ok(gap >= 4_500 && gap <= 7_500, `attempt 2 after ${gap} ms`);
+      assert.deepEqual(d.finished, [{ deliveryId: d.deliveryId, status: 'succeeded' }]);
+
+      // Rule: the attempt's marker and the hand-off are one workflow task's output, so no history
+      // holds the attempt without the hand-off: a worker that dies before the task completes
+      // leaves neither, and the retried task attempts again and hands off.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const marker = events.filter(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+          e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      const lastMarker = marker.at(-1)!;
+      const handOff = events.find(
+        (e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+      );
+      assert.ok(handOff, 'the child start was recorded');
+      assert.equal(
+        String(handOff.startChildWorkflowExecutionInitiatedEventAttributes?.workflowTaskCompletedEventId),
+        String(lastMarker.markerRecordedEventAttributes?.workflowTaskCompletedEventId),
+        'the hand-off was committed with the attempt',
+      );
+      assert.equal(handOff.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId, d.workflowId);
+      await keepHistory('webhook-inline-handoff', handle);
+    });
+  });
+});
+
 describe('stkPush: replay', () => {
   it('every recorded history replays against the current workflow code', async () => {
     const files = fs.existsSync(HISTORIES)
@@ -862,26 +976,21 @@ describe('stkPush: replay', () => {
       files.length >= 8,
       `expected recorded histories in ${HISTORIES}; run with MALIPO_RECORD_HISTORIES=1`,
     );
-    // Both STK paths must replay: runs recorded before the local-initiation patch (regular activity)
-    // and after it (local activity).
-    for (const name of PRE_PATCH_STK_HISTORIES)
-      assert.ok(files.includes(`${name}.json`), `${name}.json missing`);
-    for (const name of LOCAL_STK_HISTORIES)
-      assert.ok(files.includes(`${LOCAL_PREFIX}${name}.json`), `${LOCAL_PREFIX}${name}.json missing`);
+    for (const name of STK_HISTORIES)
+      assert.ok(files.includes(`${PREFIX}${name}.json`), `${PREFIX}${name}.json missing`);
     const histories = files.map((f) => ({
       workflowId: path.basename(f, '.json'),
       history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8'))),
     }));
     for (const { workflowId, history } of histories) {
+      if (!workflowId.startsWith(PREFIX)) continue;
       const events = history.events ?? [];
-      const pushedRemotely = count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) > 0;
-      if (workflowId.startsWith(LOCAL_PREFIX)) {
-        assert.ok(hasLocalInitiationPatch(events), `${workflowId} has the local-initiation marker`);
-        assert.ok(!pushedRemotely, `${workflowId} pushed with a local activity`);
-      } else if ((PRE_PATCH_STK_HISTORIES as readonly string[]).includes(workflowId)) {
-        assert.ok(!hasLocalInitiationPatch(events), `${workflowId} predates the local-initiation patch`);
-        assert.ok(pushedRemotely, `${workflowId} pushed with a regular activity`);
-      }
+      assert.ok(!hasPatchMarker(events), `${workflowId} has no patch marker`);
+      assert.equal(
+        count(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        0,
+        `${workflowId} runs every activity locally`,
+      );
     }
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
@@ -892,7 +1001,7 @@ describe('stkPush: replay', () => {
 
   it('the replay check catches a nondeterministic change', async () => {
     const changed = await bundleWorkflows(path.join(__dirname, '..', 'fixtures', 'stk-push-changed.ts'));
-    const file = path.join(HISTORIES, 'callback-success.json');
+    const file = path.join(HISTORIES, 'stk-callback-success.json');
     const history = historyFromJSON(JSON.parse(fs.readFileSync(file, 'utf8')));
     await assert.rejects(
       Worker.runReplayHistory({ workflowBundle: changed }, history, 'callback-success'),
@@ -901,5 +1010,5 @@ describe('stkPush: replay', () => {
   });
 });
 
-/** Events in the main success path's history; see the first test (23 while the push was a regular activity). */
-const MAIN_PATH_EVENTS = 20;
+/** Events in the main success path's history; see the first test. */
+const MAIN_PATH_EVENTS = 18;

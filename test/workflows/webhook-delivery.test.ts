@@ -3,10 +3,8 @@
  * schedule in seconds of wall time, jitter bounds, 410 Gone, Retry-After, skipped targets, the
  * state query, and replay of a jittered history and of every recorded `histories/webhook-*.json`.
  * Set MALIPO_RECORD_HISTORIES=1 to rewrite the current ones, then `npx biome format --write
- * test/workflows/histories`. Two older generations cannot be re-recorded; keep them until their
- * patches are retired: `webhook-prepatch-*` (before patch `delivery-bookkeeping-local`: every activity
- * regular) and `webhook-bookkeeping-*` (that patch only: a regular HTTP attempt, local bookkeeping).
- * The current ones have patch `delivery-local-activities`: every activity local.
+ * test/workflows/histories`. The workflow has no `patched()` branches: every history is of the
+ * current code (every activity local).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -276,7 +274,7 @@ describe('deliverWebhook', () => {
     assert.equal(ok.calls.attempts.length, 4);
   });
 
-  it('a first-attempt success is one workflow task and no activity task: 9 events, one finish', async () => {
+  it('a first-attempt success is one workflow task and no activity task: 7 events, one finish', async () => {
     const id = 'whk:evt_first_ok:we_1';
     const { state, calls, handle } = await run(() => status('succeeded', 200), id);
     assert.equal(state.status, 'succeeded');
@@ -286,21 +284,10 @@ describe('deliverWebhook', () => {
 
     const history = await handle.fetchHistory();
     const events = history.events ?? [];
-    // all regular (no patch): 17 events and three workflow tasks; local bookkeeping only: 14 and two
-    assert.ok(events.length <= 9, `${events.length} events: ${eventNames(events).join(' ')}`);
+    assert.ok(events.length <= 7, `${events.length} events: ${eventNames(events).join(' ')}`);
     assert.equal(count(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 1, 'one workflow task');
     assert.deepEqual(scheduledActivities(events), [], 'no regular activity');
-    assert.deepEqual(markers(events), ['core_patch', 'core_local_activity', 'core_local_activity']);
-    // the patch itself costs two of them: its marker and the TemporalChangeVersion search attribute
-    // that sdk-core upserts with every new patch; without those a first-attempt success is 7 events
-    const patchCost = events.filter(
-      (e) =>
-        e.markerRecordedEventAttributes?.markerName === 'core_patch' ||
-        e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
-          ?.TemporalChangeVersion,
-    ).length;
-    assert.equal(patchCost, 2);
-    assert.ok(events.length - patchCost <= 7, `${events.length - patchCost} events besides the patch`);
+    assert.deepEqual(markers(events), ['core_local_activity', 'core_local_activity']);
     await Worker.runReplayHistory({ workflowBundle: bundle }, history, id);
     await keepHistory('first-attempt-success', handle);
   });
@@ -365,11 +352,8 @@ describe('deliverWebhook', () => {
   });
 });
 
-/**
- * Names of the histories kept from both older generations (`webhook-prepatch-<name>.json` and
- * `webhook-bookkeeping-<name>.json`).
- */
-const PREPATCH = [
+/** The current histories (`webhook-<name>.json`), recorded by the tests above. */
+const RECORDED = [
   'first-attempt-success',
   '500-500-success',
   'gone',
@@ -386,12 +370,8 @@ describe('deliverWebhook: replay', () => {
   const load = (f: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, f), 'utf8')));
 
   it('every recorded webhook-*.json history replays against the current code', async () => {
-    for (const name of PREPATCH) {
-      assert.ok(files.includes(`webhook-prepatch-${name}.json`), `missing webhook-prepatch-${name}.json`);
-      assert.ok(
-        files.includes(`webhook-bookkeeping-${name}.json`),
-        `missing webhook-bookkeeping-${name}.json`,
-      );
+    for (const name of RECORDED) {
+      assert.ok(files.includes(`webhook-${name}.json`), `missing webhook-${name}.json`);
     }
     const failures: string[] = [];
     let replayed = 0;
@@ -404,45 +384,10 @@ describe('deliverWebhook: replay', () => {
     assert.equal(replayed, files.length);
   });
 
-  it('each generation of histories takes its own path: all regular, local bookkeeping, all local', () => {
-    const patchIds = (events: HistoryEvent[]) =>
-      events.flatMap((e) =>
-        e.markerRecordedEventAttributes?.markerName === 'core_patch'
-          ? [
-              (
-                JSON.parse(
-                  Buffer.from(
-                    e.markerRecordedEventAttributes.details?.['patch-data']?.payloads?.[0]?.data ?? '{}',
-                  ).toString(),
-                ) as { id?: string }
-              ).id ?? '',
-            ]
-          : [],
-      );
-    for (const name of PREPATCH) {
-      const events = load(`webhook-prepatch-${name}.json`).events ?? [];
-      assert.deepEqual(markers(events), [], `${name}: recorded before the patches, so no marker`);
-      assert.ok(scheduledActivities(events).includes('markDeliveryFinished'), `${name}: regular bookkeeping`);
-    }
-    const gone = load('webhook-prepatch-gone.json').events ?? [];
-    assert.ok(scheduledActivities(gone).includes('disableEndpoint'));
-    assert.ok(scheduledActivities(gone).includes('noteNextAttempt'));
-    for (const name of PREPATCH) {
-      const events = load(`webhook-bookkeeping-${name}.json`).events ?? [];
-      assert.match(patchIds(events).join(), /delivery-bookkeeping-local/, `${name}: the older patch`);
-      const regular = scheduledActivities(events);
-      assert.ok(regular.includes('attemptDelivery'), `${name}: a regular HTTP attempt`);
-      assert.deepEqual(
-        regular.filter((a) => a !== 'attemptDelivery'),
-        [],
-        `${name}: bookkeeping as local activities`,
-      );
-    }
-    const current = files.filter((f) => !/^webhook-(prepatch|bookkeeping)-/.test(f));
-    assert.ok(current.length >= PREPATCH.length, `current histories: ${current.join(', ')}`);
-    for (const f of current) {
+  it('every recorded history runs each activity locally and has no patch marker', () => {
+    for (const f of files) {
       const events = load(f).events ?? [];
-      assert.deepEqual(patchIds(events), ['delivery-local-activities'], `${f}: one marker, the newer patch`);
+      assert.ok(!markers(events).includes('core_patch'), `${f}: no patch marker`);
       assert.deepEqual(scheduledActivities(events), [], `${f}: every activity local`);
     }
   });
