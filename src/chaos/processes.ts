@@ -90,6 +90,16 @@ export function spawnMalipo(name: string, args: string[], env: Record<string, st
   };
 }
 
+/**
+ * The lines any of `procs` printed that mention `needle` (a request id), so a 500 names its cause
+ * while the output is still held; waits a moment for the error line to reach the pipe.
+ */
+export async function linesMentioning(procs: MalipoProcess[], needle: string): Promise<string[]> {
+  if (!needle) return [];
+  await new Promise((r) => setTimeout(r, 300));
+  return procs.flatMap((p) => p.output.filter((l) => l.includes(needle)).map((l) => `${p.name}: ${l}`));
+}
+
 export interface Postgres {
   /** A server URL (its `malipo_test`-style maintenance database); create databases on it. */
   url: string;

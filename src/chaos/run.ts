@@ -22,7 +22,14 @@ import type { StkPaymentState } from '../domain/stk';
 import { SCENARIOS, startSandboxServer } from '../sandbox';
 import { freePort, startDevServer, type DevServer } from '../temporal/dev-server';
 import { verifyWebhook } from '../webhooks';
-import { createDatabase, dropDatabase, type MalipoProcess, postgresServer, spawnMalipo } from './processes';
+import {
+  createDatabase,
+  dropDatabase,
+  linesMentioning,
+  type MalipoProcess,
+  postgresServer,
+  spawnMalipo,
+} from './processes';
 import { simulatorChannelInput } from '../admin/dev-bootstrap';
 import { c2bFlow } from './c2b';
 import { type ChaosContext, type Flow, type FlowCheck, type Json, kindTable } from './kinds';
@@ -283,7 +290,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         if (r && r.status >= 500) {
           counters.api5xx++;
           if (inWindow(Date.now())) counters.api5xxInWindows++;
-          else violate(`API ${r.status} outside a kill window for ${label}: ${r.text.slice(0, 200)}`);
+          else {
+            const lines = await linesMentioning(procs, String(r.body?.requestId ?? ''));
+            const logged = lines.length > 0 ? `; logged: ${lines.join(' | ').slice(0, 4000)}` : '';
+            violate(`API ${r.status} outside a kill window for ${label}: ${r.text.slice(0, 200)}${logged}`);
+          }
         }
         if (r && r.status === 202) return r.body;
         if (r && r.status >= 400 && r.status < 500 && r.status !== 409 && r.status !== 429) {
