@@ -59,6 +59,11 @@ export function seedStatus(i: number): 'success' | 'failed' | 'pending' | 'needs
 /** The channel id of seeded payments (no such channel exists: nothing but the rows refer to it). */
 export const SEED_CHANNEL = 'ch_bench';
 
+/** The phone of seeded payment `i`: spread over the 2547… range, so a phone filter finds few rows. */
+export function seededPhone(i: number): string {
+  return `2547${String(10_000_000 + ((i * 7_654_321) % 90_000_000)).padStart(8, '0')}`;
+}
+
 /**
  * Inserts `n` payments for one merchant in multi-row inserts, spread over the 30 Nairobi days ending
  * today (none later than `now`), and returns what was inserted by status. `from` numbers the first
@@ -99,7 +104,7 @@ export async function seedPayments(
         channel_id: SEED_CHANNEL,
         status,
         amount,
-        phone: `2547${String(10_000_000 + ((i * 7_654_321) % 90_000_000)).padStart(8, '0')}`,
+        phone: seededPhone(i),
         reference: `INV-${i}`,
         description: 'Bench payment',
         mpesa_receipt: status === 'success' ? `B${id.slice(4, 13).toUpperCase()}` : null,

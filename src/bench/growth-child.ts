@@ -14,14 +14,12 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../db';
+import { pageQuery } from '../db/paging';
+import { type PaymentFilter, PaymentRepository } from '../payments/repository';
 import { SEED_CHANNEL, seedPayments } from './dashboard';
 
-/** A filter of `GET /v1/payments`, as the list query applies it (see PaymentsRepository.list). */
-export interface ListFilter {
-  status?: string;
-  reference?: string;
-  search?: string;
-}
+/** A filter of `GET /v1/payments` that the bench times and EXPLAINs. */
+export type ListFilter = Pick<PaymentFilter, 'status' | 'reference' | 'phone' | 'search'>;
 
 export interface GrowthSeedReply {
   type: 'growthSeed';
@@ -56,23 +54,6 @@ function collect(): void {
     gc = vm.runInNewContext('gc') as () => void;
   }
   gc();
-}
-
-/**
- * The list query of `GET /v1/payments` for one filter: the same conditions and order as
- * PaymentsRepository.list and newestFirst (first page, 50 rows and one to look ahead).
- */
-function listQuery(db: Db, merchantId: string, f: ListFilter): CompiledQuery {
-  let q = db
-    .selectFrom('payments')
-    .selectAll()
-    .where('merchant_id', '=', merchantId)
-    .where('environment', '=', 'test');
-  if (f.status) q = q.where('status', '=', f.status as never);
-  if (f.reference) q = q.where('reference', '=', f.reference);
-  const search = f.search;
-  if (search) q = q.where((eb) => eb.or([eb('id', '=', search), eb('mpesa_receipt', '=', search)]));
-  return q.orderBy(sql`created_at desc`).orderBy(sql`id desc`).limit(51).compile();
 }
 
 /** Answers the growth bench's messages; `merchantId` is the bench merchant's (unset in a worker-only process). */
@@ -113,7 +94,10 @@ export function answerGrowthRequests(db: Db, merchantId: string | undefined): vo
       } else if (m?.type === 'growthExplain') {
         const plans: GrowthExplainReply['plans'] = [];
         for (const filter of m.filters ?? []) {
-          const q = listQuery(db, merchantId, filter);
+          // the very statement GET /v1/payments runs for a first page
+          const q = pageQuery(new PaymentRepository(db).filtered(merchantId, 'test', filter), {
+            limit: 50,
+          }).compile();
           const r = await db.executeQuery<{ 'QUERY PLAN': string }>(
             CompiledQuery.raw(`explain (analyze, costs off, timing off) ${q.sql}`, [...q.parameters]),
           );

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { PROJECT_ROOT } from '../temporal/tools';
+import { seededPhone } from './dashboard';
 import type {
   GrowthCountReply,
   GrowthExplainReply,
@@ -159,6 +160,7 @@ function listFilters(seededRows: number, receipt: string | null): Array<[string,
     ['status=success', { status: 'success' }],
     ['status=needs_review', { status: 'needs_review' }],
     ['reference', { reference: `INV-${Math.floor(seededRows / 2)}` }],
+    ['phone', { phone: seededPhone(Math.floor(seededRows / 2)) }],
   ];
   if (receipt) out.push(['search (receipt)', { search: receipt }]);
   return out;

@@ -38,18 +38,25 @@ export async function newestFirst<
   q: SelectQueryBuilder<DB, TB, O>,
   page: { cursor?: Cursor | undefined; limit: number },
 ): Promise<{ rows: O[]; nextCursor: string | null }> {
-  const after = page.cursor
-    ? q.where(sql<boolean>`(created_at, id) < (${page.cursor.at}, ${page.cursor.id})`)
-    : q;
-  const rows = await after
-    .orderBy(sql`created_at desc`)
-    .orderBy(sql`id desc`)
-    .limit(page.limit + 1)
-    .execute();
+  const rows = await pageQuery(q, page).execute();
   const shown = rows.slice(0, page.limit);
   const last = shown[shown.length - 1];
   return {
     rows: shown,
     nextCursor: rows.length > page.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null,
   };
+}
+
+/** The statement newestFirst runs for one page: after the cursor, in list order, one row to look ahead. */
+export function pageQuery<DB, TB extends keyof DB, O>(
+  q: SelectQueryBuilder<DB, TB, O>,
+  page: { cursor?: Cursor | undefined; limit: number },
+): SelectQueryBuilder<DB, TB, O> {
+  const after = page.cursor
+    ? q.where(sql<boolean>`(created_at, id) < (${page.cursor.at}, ${page.cursor.id})`)
+    : q;
+  return after
+    .orderBy(sql`created_at desc`)
+    .orderBy(sql`id desc`)
+    .limit(page.limit + 1);
 }

@@ -13,6 +13,7 @@ import * as m010 from './010_reconciliation';
 import * as m011 from './011_reversals';
 import * as m012 from './012_stk_push_answers';
 import * as m014 from './014_payment_list_indexes';
+import * as m015 from './015_payment_phone_index';
 
 export const migrations: Record<string, Migration> = {
   '001_foundation': m001,
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '011_reversals': m011,
   '012_stk_push_answers': m012,
   '014_payment_list_indexes': m014,
+  '015_payment_phone_index': m015,
 };
